@@ -1,0 +1,1 @@
+"""Connectors: agency feeds in (files, uploads), sinks out (database)."""

@@ -1,0 +1,184 @@
+"""The `pensionx` command: the one composition root of the exchange.
+
+Each subcommand reads the settings, configures logging, builds the clients it needs and hands
+them to the code that does the work. A :class:`PensionxError` becomes a plain message and exit
+status 2 — a user never sees a traceback for a mistake they can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from pensionx import __version__
+from pensionx.errors import PensionxError
+from pensionx.logs import configure_logging, get_logger
+from pensionx.settings import Settings, settings_table_markdown
+
+log = get_logger("pensionx.cli")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _wait_for_stop_signal() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the embedded broker alone until Ctrl-C/SIGTERM."""
+    from pensionx.broker import EmbeddedBroker
+    from pensionx.runtime import forget_embedded_broker, publish_embedded_broker
+
+    port = args.port if args.port is not None else settings.broker_port
+    with EmbeddedBroker(port=port, log_dir=settings.data_path / "logs") as broker:
+        publish_embedded_broker(settings, broker.bootstrap)
+        print(f"embedded broker ready: bootstrap servers {broker.bootstrap}", flush=True)
+        try:
+            if args.create_topics:
+                _create_contract_topics(settings, broker.bootstrap)
+            _wait_for_stop_signal()
+        finally:
+            forget_embedded_broker(settings, broker.bootstrap)
+    return 0
+
+
+def _create_contract_topics(settings: Settings, bootstrap: str | None) -> dict[str, str]:
+    from pensionx.kafka_config import KafkaTarget
+    from pensionx.runtime import kafka_target
+    from pensionx.topics import create_topics
+
+    target = KafkaTarget.from_settings(settings, bootstrap) if bootstrap else kafka_target(settings)
+    return create_topics(target, settings.partitions, settings.replication_factor)
+
+
+def cmd_topics_create(args: argparse.Namespace, settings: Settings) -> int:
+    outcome = _create_contract_topics(settings, None)
+    for name, what in outcome.items():
+        print(f"{name:40} {what}")
+    return 0
+
+
+def cmd_topics_list(args: argparse.Namespace, settings: Settings) -> int:
+    from pensionx.runtime import kafka_target
+    from pensionx.topics import TOPIC_NAMES, list_topics
+
+    topics = list_topics(kafka_target(settings))
+    print(f"{'topic':40} partitions")
+    for name, count in topics.items():
+        marker = "" if name in TOPIC_NAMES else "   (not a contract topic)"
+        print(f"{name:40} {count:>10}{marker}")
+    missing = [n for n in TOPIC_NAMES if n not in topics]
+    if missing:
+        print(f"missing contract topics: {', '.join(missing)} — run `pensionx topics create`")
+        return 1
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the exchange. Until the processors exist this is the broker with every topic."""
+    from pensionx.broker import EmbeddedBroker
+    from pensionx.runtime import forget_embedded_broker, publish_embedded_broker
+
+    if not settings.embedded_broker:
+        outcome = _create_contract_topics(settings, None)
+        print(f"topics ready on {','.join(settings.kafka_bootstrap_servers)}: {len(outcome)}")
+        _wait_for_stop_signal()
+        return 0
+    with EmbeddedBroker(port=settings.broker_port, log_dir=settings.data_path / "logs") as broker:
+        publish_embedded_broker(settings, broker.bootstrap)
+        try:
+            outcome = _create_contract_topics(settings, broker.bootstrap)
+            print(
+                f"pension-exchange is running\n"
+                f"  embedded broker : {broker.bootstrap}\n"
+                f"  topics          : {len(outcome)} contract topics, "
+                f"{settings.partitions} partitions each\n"
+                f"  data dir        : {settings.data_path.resolve()}\n"
+                f"  see them        : pensionx topics list   (in another shell)\n"
+                f"Press Ctrl-C to stop.",
+                flush=True,
+            )
+            _wait_for_stop_signal()
+        finally:
+            forget_embedded_broker(settings, broker.bootstrap)
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    if args.markdown:
+        print(settings_table_markdown())
+        return 0
+    for key, value in settings.redacted().items():
+        print(f"{key:26} {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pensionx",
+        description="pension-exchange: an event-driven data exchange for pension insurance.",
+    )
+    parser.add_argument("--version", action="version", version=f"pensionx {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the exchange (embedded broker by default)")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker alone")
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: free)")
+    p.add_argument("--create-topics", action="store_true", help="also create the contract's topics")
+    p.set_defaults(handler=cmd_broker)
+
+    topics = sub.add_parser("topics", help="create or list the contract's topics")
+    tsub = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    tsub.add_parser("create", help="create every contract topic (idempotent)").set_defaults(
+        handler=cmd_topics_create
+    )
+    tsub.add_parser("list", help="list topics with their partition counts").set_defaults(
+        handler=cmd_topics_list
+    )
+
+    p = sub.add_parser("settings", help="show the effective settings (secrets hidden)")
+    p.add_argument("--markdown", action="store_true", help="print the README's settings table")
+    p.set_defaults(handler=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except PensionxError as exc:
+        print(f"pensionx: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except PensionxError as exc:
+        print(f"pensionx: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Stream processors (Faust services): registration prompts and conflict detection."""
