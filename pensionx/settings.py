@@ -147,7 +147,7 @@ def _url(schemes: tuple[str, ...]) -> Callable[[Variable, str], str]:
         if scheme not in schemes or (scheme != "sqlite" and not parts.netloc):
             raise ConfigurationError(
                 var.env,
-                "the value is not a usable URL (expected a "
+                f"{_without_password(value)!r} is not a usable URL (expected a "
                 + " or ".join(f"{s}://" for s in schemes)
                 + " URL)",
                 "Check the spelling, or leave it empty for the embedded default.",
@@ -155,6 +155,13 @@ def _url(schemes: tuple[str, ...]) -> Callable[[Variable, str], str]:
         return value
 
     return parse
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
 
 
 def _text(var: Variable, raw: str) -> str:
