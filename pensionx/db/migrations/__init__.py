@@ -1,0 +1,1 @@
+"""Alembic migrations of the exchange's database; run by :func:`pensionx.db.engine.migrate`."""
