@@ -1,0 +1,1 @@
+"""`pensionx` subcommands, one module per group; each adds its parsers with `add_commands`."""
