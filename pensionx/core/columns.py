@@ -87,6 +87,7 @@ _BENEFIT_AWARD: tuple[Column, ...] = (
     _optional("start_period"),
     _optional("end_period"),
     _optional("claimant_uscc"),
+    _optional("person_name", "姓名"),  # BenefitAwarded carries it; conflicts show it
 )
 
 RECORD_COLUMNS: Mapping[tuple[Feed, RecordType], tuple[Column, ...]] = {
@@ -108,6 +109,7 @@ RECORD_COLUMNS: Mapping[tuple[Feed, RecordType], tuple[Column, ...]] = {
         _required("source_agency"),
         _optional("cause"),  # absent means UNKNOWN: a death without a cause is still a death
         _required("region_code"),
+        _optional("person_name", "姓名"),  # DeathRecorded carries it; conflicts show it
     ),
     (Feed.AUDIT, RecordType.WORK_INJURY_DETERMINATION): (
         _EVENT_ID,
@@ -123,6 +125,9 @@ RECORD_COLUMNS: Mapping[tuple[Feed, RecordType], tuple[Column, ...]] = {
         _required("award_id"),
         _required("cancelled_on"),
         _required("reason"),
+        # Usually left out (the exchange looks it up from the award); a sender may give it when
+        # the award itself was never delivered.
+        _optional("person_id"),
     ),
 }
 
