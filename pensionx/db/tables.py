@@ -215,3 +215,28 @@ prompts = sa.Table(
     sa.Index(None, "region_code"),
     sa.Index(None, "uscc"),
 )
+
+# Which person an award belongs to. The audit office cancels an award by its id alone
+# (AWARD_CANCELLED carries no person_id), but the conflict service is partitioned by person:
+# the connector looks the person up here to key the cancellation to the right ledger.
+award_subjects = sa.Table(
+    "award_subjects",
+    metadata,
+    sa.Column("award_id", sa.String(255), primary_key=True),
+    sa.Column("person_id", sa.String(18), nullable=False),
+    sa.Column("event_id", sa.String(255), nullable=False),
+)
+
+# Upload tokens, one or more per agency, stored as SHA-256 hashes (a token is a random secret of
+# 256 bits, so a plain hash suffices; no password stretching is needed). `feeds` lists the feeds
+# the agency may upload, comma-separated.
+upload_tokens = sa.Table(
+    "upload_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("agency", sa.String(64), nullable=False),
+    sa.Column("feeds", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Index(None, "agency"),
+)
