@@ -7,8 +7,9 @@ published for each rule is kept as a fingerprint in the ledger itself
 :func:`evaluate` returns only the conflicts whose state changed since:
 
 * a rule fires for the first time, or with different evidence, months, severity or estimate;
-* a rule that was published OPEN no longer fires (its award was cancelled or corrected): the
-  conflict is published again as WITHDRAWN, with the records it rested on and the correction.
+* a rule that would fire but for a cancelled award: the conflict is published as WITHDRAWN,
+  with the records it rested on and the correction — also when the cancellation was processed
+  before the award, so the final state never depends on arrival order.
 
 A rule that still fires after one of its awards was cancelled stays OPEN with the remaining
 evidence. The stream worker calls :func:`refresh`, publishes what it returns (keyed by
@@ -110,13 +111,24 @@ def evaluate(
         finding = spec.detect(ledger, as_of)
         if finding is not None:
             conflict = _open(spec, ledger, finding, detected_at)
-        elif before is not None and status_of(before) is ConflictStatus.OPEN:
+        elif (
+            before is not None and status_of(before) is ConflictStatus.OPEN
+        ) or _fires_without_cancellations(spec, ledger, as_of):
+            # Withdrawn whether or not it was ever published OPEN: a cancellation processed
+            # before its award (another topic, another moment) must end in the same state as
+            # one processed after it, so the final set of conflicts is order-independent.
             conflict = _withdrawn(spec, ledger, as_of, detected_at)
         else:
             continue
         if fingerprint(conflict) != before:
             changed.append(conflict)
     return changed
+
+
+def _fires_without_cancellations(spec: RuleSpec, ledger: PersonLedger, as_of: Month) -> bool:
+    if not ledger.cancellations:
+        return False
+    return spec.detect(dataclasses.replace(ledger, cancellations={}), as_of) is not None
 
 
 def _open(spec: RuleSpec, ledger: PersonLedger, finding: Finding, at: datetime) -> Conflict:
@@ -170,14 +182,15 @@ def _withdrawn(spec: RuleSpec, ledger: PersonLedger, as_of: Month, at: datetime)
         region_code=former.region_code if former else _any_region(ledger),
         evidence=evidence,
         explanation_zh=(
-            "此前通报的潜在不一致已撤回：其所依据的记录已被更正或撤销"
+            "该潜在不一致已撤回：其所依据的记录已被更正或撤销"
             + (f"（{what_zh}）" if what_zh else "")
             + "。如无新的记录，无需再作处理。"
+            + _DISCLAIMER_ZH
         ),
         explanation_en=(
-            "Withdrawn: the records this potential inconsistency rested on have been corrected "
+            "Withdrawn: the records this potential inconsistency rests on have been corrected "
             "or cancelled" + (f" ({what_en})" if what_en else "") + ". Nothing more needs to be "
-            "done about it unless new records arrive."
+            "done about it unless new records arrive. " + _DISCLAIMER_EN
         ),
         detected_at=at,
         legal_basis=spec.legal_basis,

@@ -109,9 +109,31 @@ def test_a_withdrawn_conflict_reopens_under_the_same_id() -> None:
     )
     ledger, (withdrawn,) = refresh(apply(ledger, cancellation("P-1")), AS_OF, RECEIVED)
     assert refresh(ledger, AS_OF, RECEIVED)[1] == []
-    ledger, (reopened,) = refresh(apply(ledger, pension("P-2", "2024-01")), AS_OF, RECEIVED)
+    ledger, published = refresh(apply(ledger, pension("P-2", "2024-01")), AS_OF, RECEIVED)
+    (reopened,) = [c for c in published if c.rule is Rule.BENEFIT_AFTER_DEATH]
     assert opened.conflict_id == withdrawn.conflict_id == reopened.conflict_id
     assert reopened.status is ConflictStatus.OPEN
+    # The cancelled P-1 would overlap P-2: that pair is published as withdrawn, never open.
+    (concurrent,) = [c for c in published if c.rule is Rule.CONCURRENT_PENSIONS]
+    assert concurrent.status is ConflictStatus.WITHDRAWN
+
+
+def test_a_cancellation_before_its_award_ends_in_the_same_state_as_after() -> None:
+    """Arrival order across topics is not under our control: the final state must not care."""
+    award_first, _ = refresh(
+        ledger_of(death("2024-06-15"), pension("P-1", "2020-01")), AS_OF, RECEIVED
+    )
+    award_first, after = refresh(apply(award_first, cancellation("P-1")), AS_OF, RECEIVED)
+    cancel_first, before = refresh(
+        ledger_of(death("2024-06-15"), cancellation("P-1"), pension("P-1", "2020-01")),
+        AS_OF,
+        RECEIVED,
+    )
+    assert [(c.conflict_id, c.status) for c in after] == [
+        (c.conflict_id, c.status) for c in before
+    ]
+    assert [c.status for c in before] == [ConflictStatus.WITHDRAWN]
+    assert award_first.published == cancel_first.published
 
 
 def test_evidence_arriving_months_later_still_fires() -> None:
