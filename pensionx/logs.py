@@ -86,7 +86,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     # Client libraries are chatty at INFO about every connection; their warnings still show.
-    for noisy in ("kafka", "aiokafka", "faust", "mode"):
+    for noisy in ("kafka", "aiokafka", "faust", "mode", "alembic"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
 
