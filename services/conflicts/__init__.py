@@ -1,0 +1,1 @@
+"""Conflict detection as a Faust service (see :mod:`services.conflicts.service`)."""

@@ -1,0 +1,214 @@
+"""The conflict service: per-person ledgers in a Faust table, rules run, conflicts published.
+
+Topology. The four inputs that carry facts about people — ``pension.records.v1`` (benefit
+awards), ``audit.records.v1``, ``tax.contributions.v1`` and ``tax.wages.v1`` — are all keyed by
+``person_id`` (FEEDS.md section 3) and created with the same partition count, so they are
+co-partitioned and need no repartition hop: one agent reads all four, and the ledger of a
+person lives in the ``person-ledgers`` table on the worker that owns that person's partition.
+(``UNIT_REGISTERED`` records on the pension topic are keyed by enterprise and ignored here.)
+
+Cost. Faust's per-event machinery is the ceiling (NOTES-KAFKA.md: a bare agent ~4,500 events/s),
+so the agent reads raw bytes, decodes each value once, takes events in batches, and writes each
+changed ledger once per batch instead of once per event. Because a batch mixes partitions, the
+table uses the producer's partitioner (``use_partitioner=True``): a key's changelog partition is
+the murmur2 hash of the person id, the same hash kafka-python used to place the input record.
+
+At-least-once, idempotent out. Per batch, the conflicts are sent and *acknowledged* before the
+ledgers that remember them are written: a crash can make the next worker publish a conflict
+again (same ``conflict_id``, same content — an upsert downstream), never lose one. Applying an
+event twice changes nothing (the ledger dedupes by event id), so redelivered input is harmless.
+
+A value that does not decode (wrong magic byte, unknown schema id, garbage) becomes a dead letter
+with its topic, partition and offset, and the partition keeps moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pensionx.avro.codec import Codec
+from pensionx.core import ledger as ledgers
+from pensionx.core.conflicts import refresh
+from pensionx.core.events import (
+    AwardCancelled,
+    BenefitAwarded,
+    ContributionPaid,
+    DeathRecorded,
+    WageWithheld,
+    WorkInjuryDetermined,
+)
+from pensionx.core.months import Month
+from pensionx.core.outputs import Conflict, DeadLetter
+from pensionx.errors import SerializationError
+from pensionx.logs import get_logger
+
+log = get_logger(__name__)
+
+INPUT_TOPICS = (
+    "pension.records.v1",
+    "audit.records.v1",
+    "tax.contributions.v1",
+    "tax.wages.v1",
+)
+CONFLICTS_TOPIC = "exchange.conflicts.v1"
+DEAD_LETTER_TOPIC = "exchange.dead-letters.v1"
+TABLE_NAME = "person-ledgers"
+PERSON_FACTS = (
+    BenefitAwarded,
+    DeathRecorded,
+    WorkInjuryDetermined,
+    AwardCancelled,
+    ContributionPaid,
+    WageWithheld,
+)
+
+
+@dataclass
+class ServiceStats:
+    """Counters for tests, logs and (later) metrics."""
+
+    events: int = 0
+    ignored: int = 0
+    poison: int = 0
+    conflicts: int = 0
+    batches: int = 0
+
+
+class LedgerCache:
+    """Decoded ledgers kept beside the table, so a busy person is not re-parsed every batch.
+
+    The table holds plain dicts (its changelog codec is JSON); the cache remembers which dict it
+    last wrote for a person, so a value restored from the changelog (a new dict) is parsed again.
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._items: dict[str, tuple[int, ledgers.PersonLedger]] = {}
+        self.limit = limit
+
+    def get(self, person: str, stored: Any) -> ledgers.PersonLedger:
+        if stored is None:
+            return ledgers.empty(person)
+        hit = self._items.get(person)
+        if hit is not None and hit[0] == id(stored):
+            return hit[1]
+        ledger = ledgers.PersonLedger.from_dict(stored)
+        self._remember(person, stored, ledger)
+        return ledger
+
+    def _remember(self, person: str, stored: Any, ledger: ledgers.PersonLedger) -> None:
+        if len(self._items) >= self.limit:
+            self._items.clear()  # crude but bounded; the table stays the source of truth
+        self._items[person] = (id(stored), ledger)
+
+    def put(self, person: str, stored: Any, ledger: ledgers.PersonLedger) -> None:
+        self._remember(person, stored, ledger)
+
+
+def build_conflict_service(
+    app: Any,
+    codec: Codec,
+    *,
+    as_of: Callable[[], Month],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    batch_size: int = 500,
+    batch_within: float = 0.2,
+    stats: ServiceStats | None = None,
+) -> Any:
+    """Declare the topics, the table and the agent on ``app``; return the agent.
+
+    ``as_of`` gives the month up to which open-ended awards count as paid: the wall-clock month
+    when live, the ``--as-of`` month in a replay.
+    """
+    counters = stats if stats is not None else ServiceStats()
+    inputs = app.topic(
+        *INPUT_TOPICS, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw",
+    )  # fmt: skip
+    out = app.topic(CONFLICTS_TOPIC, key_serializer="raw", value_serializer="raw")
+    dead = app.topic(DEAD_LETTER_TOPIC, key_serializer="raw", value_serializer="raw")
+    # Keys are str, sent with the app's "raw" key serializer (UTF-8 bytes); values are the
+    # ledgers' plain dicts in the changelog's JSON.
+    table = app.Table(TABLE_NAME, default=None, key_type=str, use_partitioner=True)
+    cache = LedgerCache()
+
+    async def publish(conflicts: list[Conflict], letters: list[DeadLetter]) -> None:
+        futures = []
+        for c in conflicts:
+            value = codec.encode(CONFLICTS_TOPIC, c)
+            futures.append(await out.send(key=c.conflict_id.encode(), value=value, force=True))
+        for d in letters:
+            value = codec.encode(DEAD_LETTER_TOPIC, d)
+            futures.append(
+                await dead.send(key=(d.topic or d.feed).encode(), value=value, force=True)
+            )
+        if futures:
+            await asyncio.gather(*futures)
+
+    @app.agent(inputs, name="conflict-detector")
+    async def detect(stream: Any) -> None:
+        async for events in stream.take_events(batch_size, within=batch_within):
+            by_person: dict[str, list[Any]] = {}
+            letters: list[DeadLetter] = []
+            for event in events:
+                message = event.message
+                try:
+                    fact = codec.decode(message.topic, event.value)
+                except SerializationError as exc:
+                    counters.poison += 1
+                    letters.append(poison_letter(message, exc, clock()))
+                    continue
+                if not isinstance(fact, PERSON_FACTS) or not getattr(fact, "person_id", None):
+                    counters.ignored += 1
+                    continue
+                by_person.setdefault(str(fact.person_id), []).append((message.topic, fact))
+            month = as_of()
+            now = clock()
+            conflicts: list[Conflict] = []
+            updated: list[tuple[str, ledgers.PersonLedger]] = []
+            for person, facts in by_person.items():
+                before = cache.get(person, table.get(person))
+                ledger = before
+                for topic, fact in facts:
+                    ledger = ledgers.apply(ledger, fact, topic=topic)
+                ledger, changed = refresh(ledger, month, now)
+                conflicts.extend(changed)
+                if ledger is not before:
+                    updated.append((person, ledger))
+            # Send and wait for acknowledgement before the table remembers what was sent.
+            await publish(conflicts, letters)
+            for person, ledger in updated:
+                stored = ledger.to_dict()
+                table[person] = stored
+                cache.put(person, table.get(person), ledger)
+            counters.events += len(events)
+            counters.conflicts += len(conflicts)
+            counters.batches += 1
+            if conflicts:
+                log.info("conflicts published", count=len(conflicts), batch=len(events))
+
+    return detect
+
+
+def poison_letter(message: Any, exc: Exception, at: datetime) -> DeadLetter:
+    """A dead letter for a message that could not be decoded, naming where it sits."""
+    from pensionx.core.dead_letters import dead_letter_id
+
+    raw = message.value if isinstance(message.value, bytes) else b""
+    text = raw[:2048].hex()
+    where = f"{message.topic}[{message.partition}]@{message.offset}"
+    return DeadLetter(
+        dead_letter_id=dead_letter_id(message.topic, where, message.offset, text),
+        feed=message.topic.split(".", 1)[0],
+        error_code="UNDECODABLE_MESSAGE",
+        message_zh=f"主题 {where} 的消息无法按约定的 Avro 格式解码：{exc}",
+        message_en=f"the message at {where} does not decode as the contract's Avro: {exc}",
+        raw_text=text,
+        received_at=at,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+    )
