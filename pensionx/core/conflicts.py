@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import NewType
@@ -54,15 +53,21 @@ def conflict_id(rule: Rule | str, person_id: str) -> str:
     return "C-" + digest[:20].upper()
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def fingerprint(conflict: Conflict) -> ConflictFingerprint:
     """Everything an auditor would see change — rule, status, severity, subject, every field of
     every piece of evidence, the estimate, the name check and the explanations — hashed; only
     ``detected_at`` is left out, so re-evaluating an unchanged ledger later publishes nothing.
     (The rules word their explanations so that the as-of month appears only where it changes
-    the months counted.)"""
-    content = dataclasses.asdict(conflict)
-    del content["detected_at"]
-    text = json.dumps(content, default=str, sort_keys=True, ensure_ascii=False)
+    the months counted.)
+
+    The text hashed is the dataclass ``repr`` (every field, nested evidence included): as
+    complete as ``asdict`` + JSON and an order of magnitude cheaper, which matters because every
+    firing rule is fingerprinted on every batch that touches its person.
+    """
+    text = repr(dataclasses.replace(conflict, detected_at=_EPOCH))
     digest = hashlib.sha256(text.encode()).hexdigest()
     return ConflictFingerprint(f"{conflict.status.value}:{digest[:16]}")
 
@@ -105,6 +110,10 @@ def evaluate(
     is stamped on what is returned.
     """
     previous = previous or {}
+    if not ledger.awards and not ledger.deaths and not previous:
+        # Every rule needs a benefit award or a death record: most people in a monthly peak
+        # (contributions and wages only) are settled here without running the rules.
+        return []
     changed: list[Conflict] = []
     for spec in RULES:
         before = previous.get(spec.rule)

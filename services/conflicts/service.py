@@ -76,6 +76,7 @@ class ServiceStats:
     poison: int = 0
     conflicts: int = 0
     batches: int = 0
+    ledger_writes: int = 0
 
 
 class LedgerCache:
@@ -184,6 +185,7 @@ def build_conflict_service(
                 stored = ledger.to_dict()
                 table[person] = stored
                 cache.put(person, table.get(person), ledger)
+            counters.ledger_writes += len(updated)
             counters.events += len(events)
             counters.conflicts += len(conflicts)
             counters.batches += 1
