@@ -65,7 +65,7 @@ def main() -> None:
     else:
         engine = open_database(settings)
         codec = make_codec(settings, engine)
-        build_conflict_service(app, codec, as_of=lambda: Month(2026, 11), stats=stats)
+        build_conflict_service(app, codec, as_of=lambda: Month(2026, 11), partitions=6, stats=stats)
 
         @app.timer(0.05)
         async def watch() -> None:

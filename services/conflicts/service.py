@@ -20,6 +20,12 @@ event twice changes nothing (the ledger dedupes by event id), so redelivered inp
 
 A value that does not decode (wrong magic byte, unknown schema id, garbage) becomes a dead letter
 with its topic, partition and offset, and the partition keeps moving.
+
+Replays. A replay driver puts an end marker behind the data on every partition of the four
+inputs (:mod:`services.markers`); when partition *q* has seen the markers of all four topics,
+and the batch they came in has been published and acknowledged, the service reports *done* for
+*q* on the control topic. The conflicts themselves need no extra work at that point: they are
+evaluated, at the replay's as-of month, as the data comes.
 """
 
 from __future__ import annotations
@@ -45,6 +51,15 @@ from pensionx.core.months import Month
 from pensionx.core.outputs import Conflict, DeadLetter
 from pensionx.errors import SerializationError
 from pensionx.logs import get_logger
+from services.markers import (
+    CONTROL_TOPIC,
+    Done,
+    EndMarker,
+    Expectation,
+    MarkerError,
+    MarkerTracker,
+    is_marker,
+)
 
 log = get_logger(__name__)
 
@@ -57,6 +72,7 @@ INPUT_TOPICS = (
 CONFLICTS_TOPIC = "exchange.conflicts.v1"
 DEAD_LETTER_TOPIC = "exchange.dead-letters.v1"
 TABLE_NAME = "person-ledgers"
+SERVICE_NAME = "conflicts"
 PERSON_FACTS = (
     BenefitAwarded,
     DeathRecorded,
@@ -109,11 +125,71 @@ class LedgerCache:
         self._remember(person, stored, ledger)
 
 
+@dataclass
+class Batch:
+    """One batch of input, sorted: facts per person, dead letters, and end markers."""
+
+    by_person: dict[str, list[tuple[str, Any]]]
+    letters: list[DeadLetter]
+    markers: list[tuple[EndMarker, int]]
+
+
+def sort_batch(codec: Codec, messages: list[Any], counters: ServiceStats, now: datetime) -> Batch:
+    """Split raw messages into markers, undecodable values and facts about people.
+
+    The key is checked before the value is decoded, so a marker never reaches the codec.
+    """
+    batch = Batch({}, [], [])
+    for message in messages:
+        if is_marker(message.key):
+            try:
+                batch.markers.append(
+                    (EndMarker.parse(message.key, message.value), message.partition)
+                )
+            except MarkerError as exc:
+                counters.poison += 1
+                batch.letters.append(poison_letter(message, exc, now))
+            continue
+        try:
+            fact = codec.decode(message.topic, message.value)
+        except SerializationError as exc:
+            counters.poison += 1
+            batch.letters.append(poison_letter(message, exc, now))
+            continue
+        if not isinstance(fact, PERSON_FACTS) or not getattr(fact, "person_id", None):
+            counters.ignored += 1
+            continue
+        batch.by_person.setdefault(str(fact.person_id), []).append((message.topic, fact))
+    return batch
+
+
+def detect_conflicts(
+    batch: Batch,
+    load: Callable[[str], ledgers.PersonLedger],
+    month: Month,
+    now: datetime,
+) -> tuple[list[Conflict], list[tuple[str, ledgers.PersonLedger]]]:
+    """Apply each person's facts, run the rules; the conflicts to send and ledgers to store."""
+    conflicts: list[Conflict] = []
+    updated: list[tuple[str, ledgers.PersonLedger]] = []
+    for person, facts in batch.by_person.items():
+        before = load(person)
+        ledger = before
+        for topic, fact in facts:
+            ledger = ledgers.apply(ledger, fact, topic=topic)
+        ledger, changed = refresh(ledger, month, now)
+        conflicts.extend(changed)
+        if ledger is not before:
+            updated.append((person, ledger))
+    return conflicts, updated
+
+
 def build_conflict_service(
     app: Any,
     codec: Codec,
     *,
     as_of: Callable[[], Month],
+    partitions: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     batch_size: int = 500,
     batch_within: float = 0.2,
@@ -131,60 +207,48 @@ def build_conflict_service(
     )  # fmt: skip
     out = app.topic(CONFLICTS_TOPIC, key_serializer="raw", value_serializer="raw")
     dead = app.topic(DEAD_LETTER_TOPIC, key_serializer="raw", value_serializer="raw")
+    control = app.topic(CONTROL_TOPIC, key_serializer="raw", value_serializer="raw")
     # Keys are str, sent with the app's "raw" key serializer (UTF-8 bytes); values are the
     # ledgers' plain dicts in the changelog's JSON.
     table = app.Table(TABLE_NAME, default=None, key_type=str, use_partitioner=True)
     cache = LedgerCache()
+    tracker = MarkerTracker(Expectation(direct=INPUT_TOPICS, fan_in=(), partitions=partitions))
 
-    async def publish(conflicts: list[Conflict], letters: list[DeadLetter]) -> None:
+    async def send_all(conflicts: list[Conflict], letters: list[DeadLetter]) -> None:
         futures = []
         for c in conflicts:
             value = codec.encode(CONFLICTS_TOPIC, c)
             futures.append(await out.send(key=c.conflict_id.encode(), value=value, force=True))
         for d in letters:
             value = codec.encode(DEAD_LETTER_TOPIC, d)
-            futures.append(
-                await dead.send(key=(d.topic or d.feed).encode(), value=value, force=True)
-            )
+            key = (d.topic or d.feed).encode()
+            futures.append(await dead.send(key=key, value=value, force=True))
         if futures:
             await asyncio.gather(*futures)
+
+    async def report_done(markers: list[tuple[EndMarker, int]]) -> None:
+        for marker, at_partition in markers:
+            if not tracker.add(marker, at_partition):
+                continue
+            counts = {"events": counters.events, "conflicts": counters.conflicts}
+            done = Done(SERVICE_NAME, marker.run_id, at_partition, partitions, counts=counts)
+            await (await control.send(key=done.key(), value=done.value(), force=True))
+            log.info("replay partition done", run_id=marker.run_id, partition=at_partition)
 
     @app.agent(inputs, name="conflict-detector")
     async def detect(stream: Any) -> None:
         async for events in stream.take_events(batch_size, within=batch_within):
-            by_person: dict[str, list[Any]] = {}
-            letters: list[DeadLetter] = []
-            for event in events:
-                message = event.message
-                try:
-                    fact = codec.decode(message.topic, event.value)
-                except SerializationError as exc:
-                    counters.poison += 1
-                    letters.append(poison_letter(message, exc, clock()))
-                    continue
-                if not isinstance(fact, PERSON_FACTS) or not getattr(fact, "person_id", None):
-                    counters.ignored += 1
-                    continue
-                by_person.setdefault(str(fact.person_id), []).append((message.topic, fact))
-            month = as_of()
             now = clock()
-            conflicts: list[Conflict] = []
-            updated: list[tuple[str, ledgers.PersonLedger]] = []
-            for person, facts in by_person.items():
-                before = cache.get(person, table.get(person))
-                ledger = before
-                for topic, fact in facts:
-                    ledger = ledgers.apply(ledger, fact, topic=topic)
-                ledger, changed = refresh(ledger, month, now)
-                conflicts.extend(changed)
-                if ledger is not before:
-                    updated.append((person, ledger))
-            # Send and wait for acknowledgement before the table remembers what was sent.
-            await publish(conflicts, letters)
+            batch = sort_batch(codec, [e.message for e in events], counters, now)
+            conflicts, updated = detect_conflicts(
+                batch, lambda p: cache.get(p, table.get(p)), as_of(), now
+            )
+            # Sent and acknowledged before the table remembers them: never lost on a crash.
+            await send_all(conflicts, batch.letters)
             for person, ledger in updated:
-                stored = ledger.to_dict()
-                table[person] = stored
+                table[person] = ledger.to_dict()
                 cache.put(person, table.get(person), ledger)
+            await report_done(batch.markers)
             counters.ledger_writes += len(updated)
             counters.events += len(events)
             counters.conflicts += len(conflicts)

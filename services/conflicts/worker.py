@@ -40,7 +40,7 @@ def build(settings: Settings, *, app_id: str, as_of: date | None, data_dir: Path
     def month() -> Month:
         return Month.of(as_of or datetime.now(UTC).date())
 
-    build_conflict_service(app, codec, as_of=month)
+    build_conflict_service(app, codec, as_of=month, partitions=settings.partitions)
     return app
 
 

@@ -34,6 +34,14 @@ from pensionx.kafka_config import KafkaTarget
 from pensionx.runtime import publish_embedded_broker
 from pensionx.settings import Settings
 from pensionx.topics import create_topics
+from services.conflicts.service import INPUT_TOPICS, SERVICE_NAME
+from services.markers import (
+    Expectation,
+    ensure_control_topic,
+    marker_resender,
+    send_end_markers,
+    wait_for_done,
+)
 from tests.conftest import unique
 
 pytestmark = pytest.mark.integration
@@ -154,16 +162,28 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
 def test_the_service_finds_exactly_the_planted_conflicts(
     exchange: Exchange, tmp_path: Path
 ) -> None:
+    """Also the replay protocol: after end markers, 'done' means every conflict is out."""
     folder = tmp_path / "feeds"
     key = generate(folder, enterprises=30, persons=200, seed=11, as_of=AS_OF)
     _ingest(exchange, folder)
     worker = _start_worker(exchange, unique("conflicts"), tmp_path)
+    run_id = unique("run")
+    expectation = Expectation(direct=INPUT_TOPICS, fan_in=(), partitions=3)
     try:
+        ensure_control_topic(exchange.target)
+        send_end_markers(exchange.target, run_id, INPUT_TOPICS, 3)
+        done = wait_for_done(
+            exchange.target, SERVICE_NAME, run_id, 3, timeout=120,
+            resend=marker_resender(exchange.target, run_id, expectation), resend_every=5,
+        )  # fmt: skip
+        assert worker.poll() is None
         reader = ConflictReader(exchange)
-        reader.wait_for(_expected(key), timeout=120, worker=worker)
+        for _ in range(6):  # everything is on the topic already: a few polls read it all
+            reader.poll()
     finally:
         _stop(worker)
     reader.close()
+    assert sorted(done) == [0, 1, 2]
     assert reader.states() == _expected(key)
     mismatched = {c.person_id for c in reader.latest.values() if c.name_mismatch}
     assert mismatched == {c.person_id for c in key.conflicts if c.name_mismatch}
