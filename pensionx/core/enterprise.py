@@ -133,17 +133,20 @@ class EnterpriseState:
     def deregistered_on(self) -> date | None:
         return self.deregistered.on if self.deregistered else None
 
-    def payment_spans(self) -> tuple[PaymentSpan, ...]:
+    def payment_spans(self, until: date | None = None) -> tuple[PaymentSpan, ...]:
         """What the tax data says the enterprise pays: first/last month and month count per kind.
 
+        With ``until``, only the months that have begun by then count: tax evidence takes
+        effect from its period, so a replay as of an earlier day does not see later payroll.
         The month sets behind this are kept (at most twelve entries a year per kind) because a
         bare count could not stay idempotent under re-delivery.
         """
-        return tuple(
-            PaymentSpan(kind, min(months), max(months), len(months))
-            for kind, months in sorted(self.paid_months.items())
-            if months
-        )
+        spans = []
+        for kind, months in sorted(self.paid_months.items()):
+            begun = months if until is None else [m for m in months if first_day(m) <= until]
+            if begun:
+                spans.append(PaymentSpan(kind, min(begun), max(begun), len(begun)))
+        return tuple(spans)
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -218,6 +221,11 @@ def _month(text: str) -> Month:
     return Month(int(year), int(month))
 
 
+def first_day(month: Month) -> date:
+    """The day a period begins: when tax evidence for it takes effect."""
+    return date(month.year, month.month, 1)
+
+
 # --- folding events --------------------------------------------------------------------------
 
 
@@ -258,11 +266,75 @@ def _fold(state: EnterpriseState, event: Event) -> EnterpriseState:
     return state
 
 
+def enterprise_of(event: Event) -> str | None:
+    """The USCC whose state ``event`` belongs to, or None for a fact about a person only.
+
+    A contribution without a USCC (a self-employed person paying alone) and every benefit,
+    death or cancellation record are not about an enterprise's registration.
+    """
+    if isinstance(event, BusinessRegistrationEvent | UnitRegistered | WageWithheld):
+        return event.uscc
+    if isinstance(event, ContributionPaid):
+        return event.uscc or None
+    return None
+
+
 def apply_all(state: EnterpriseState, events: Iterable[Event]) -> EnterpriseState:
     """``state`` with every event of ``events`` applied in turn."""
     for event in events:
         state = apply(state, event)
     return state
+
+
+def merge(state: EnterpriseState, other: EnterpriseState) -> EnterpriseState:
+    """What ``state`` and ``other`` (two views of the same enterprise) know together.
+
+    Every field is a join, so merging the states folded from two sets of events gives the
+    state folded from their union, in any order and any grouping. That lets a stream worker
+    fold a batch of one enterprise's tax records into a small partial state where they are
+    read, ship that one state instead of every record, and merge it where the enterprise's
+    table entry lives. Returns ``state`` itself when ``other`` adds nothing.
+    """
+    _check_uscc(state, other.uscc)
+    kinds = set(state.paid_months) | set(other.paid_months)
+    periods = set(state.pension_bases) | set(other.pension_bases)
+    sent = [d for d in (state.letter_sent_on, other.letter_sent_on) if d is not None]
+    merged = EnterpriseState(
+        uscc=state.uscc,
+        name=_latest_of(state.name, other.name),
+        region_code=_latest_of(state.region_code, other.region_code),
+        legal_representative=_latest_of(state.legal_representative, other.legal_representative),
+        address=_latest_of(state.address, other.address),
+        phone=_latest_of(state.phone, other.phone),
+        established=_earliest_of(state.established, other.established),
+        deregistered=_earliest_of(state.deregistered, other.deregistered),
+        registered=_earliest_of(state.registered, other.registered),
+        pension_region_code=_latest_of(state.pension_region_code, other.pension_region_code),
+        paid_months={
+            kind: state.paid_months.get(kind, frozenset())
+            | other.paid_months.get(kind, frozenset())
+            for kind in sorted(kinds)
+        },
+        pension_bases={
+            period: min(
+                b
+                for b in (state.pension_bases.get(period), other.pension_bases.get(period))
+                if b is not None
+            )
+            for period in sorted(periods)
+        },
+        issued=state.issued | other.issued,
+        letter_sent_on=min(sent) if sent else None,
+    )
+    return state if merged == state else merged
+
+
+def _earliest_of(one: Stamped | None, two: Stamped | None) -> Stamped | None:
+    return one if two is None else _earliest(one, two)
+
+
+def _latest_of(one: Stamped | None, two: Stamped | None) -> Stamped | None:
+    return one if two is None else _latest(one, two)
 
 
 def _check_uscc(state: EnterpriseState, uscc: str | None) -> None:

@@ -1,12 +1,27 @@
 """Which registration prompts are due for one enterprise on a given day (FEEDS.md section 4).
 
-The stream worker calls :func:`evaluate` (or :func:`due_prompts`) on every event for an
-enterprise and on a daily tick, publishes what comes back, then records it with
-:func:`mark_issued` so it is never sent again. Prompt ids derive from the kind, the USCC and
-(for BASE_BELOW_FLOOR) the period, so even a worker that crashes between publishing and
-recording publishes the same id again, an upsert downstream.
+**Facts take effect from the dates they bear.** Evaluated at ``today``, a state ignores what
+had not happened by then: an ESTABLISHED, UNIT_REGISTERED or DEREGISTERED dated later, tax
+evidence for a period not yet begun. So :func:`due_prompts` on a state that already holds
+*every* record says what a live exchange would have found due that day had each record arrived
+on time, whatever order they really arrived in; and a late record cannot undo a prompt that was
+rightly due before it (a UNIT_REGISTERED dated after the letter leaves the letter issued).
 
-Clock policy (``today`` is the wall clock live, the ``--as-of`` date in a replay):
+Two clocks use this (``today`` is a date, never read from the system here):
+
+* **Live**: the stream worker calls :func:`due_prompts` at the wall-clock date on every batch of
+  an enterprise's events and on a periodic tick, publishes what comes back, then records it
+  with :func:`mark_issued` so it is never sent again.
+* **Replay**: :func:`replay_prompts` walks the days at which anything can become due
+  (:func:`milestones`) up to the ``--as-of`` date, evaluating and marking at each, which is what
+  a live exchange would have sent by then. Daily ticks over the same span issue the same
+  prompts on the same days (a property test pins this).
+
+Prompt ids derive from the kind, the USCC and (for BASE_BELOW_FLOOR) the period, so even a
+worker that crashes between publishing and recording publishes the same id again, an upsert
+downstream.
+
+The rules, at ``today``:
 
 * REGISTER_PENSION is due from the establishment date for as long as the enterprise is neither
   registered nor deregistered, *even after the deadline*: an enterprise first seen 40 days after
@@ -16,18 +31,24 @@ Clock policy (``today`` is the wall clock live, the ``--as-of`` date in a replay
   when the REGISTER_PENSION letter went out *before* the window opened. A letter first sent inside
   the window already states the near deadline, so it stands in for the reminder instead of
   sending the enterprise two letters in a week; a reminder whose window has passed (worker down,
-  enterprise first seen late) is never sent, since the overdue follow-up replaces it.
+  enterprise first seen late) is never sent live, since the overdue follow-up replaces it. (A
+  replay always sends it: its clock stops at deadline - 7.)
 * On the deadline day itself nothing new is due; REGISTRATION_OVERDUE is due from deadline + 1.
-  Its priority is fixed when it is issued (one prompt per kind): HIGH when tax data already shows
-  wages or contributions for the enterprise, NORMAL otherwise.
-* A UNIT_REGISTERED or DEREGISTERED seen at any time, whatever its date and whatever the arrival
-  order, stops the three registration prompts; prompts already sent stay sent.
-* DEREGISTRATION_SETTLEMENT is due once both UNIT_REGISTERED and DEREGISTERED are known and the
-  deregistration date has come; its deadline is deregistration + 30 days (art. 57 para. 2).
-* BASE_BELOW_FLOOR is due per period whose lowest declared pension base is below the floor of
-  the collecting region's province for the period's year. A province-year with no configured
-  figure is returned in :attr:`PromptCheck.skipped`, never guessed; it is reported again on each
-  evaluation until a figure is configured, so the caller may want to log it at debug level.
+  Its priority is fixed when it is issued (one prompt per kind): HIGH when tax data for periods
+  begun by then shows wages or contributions for the enterprise, NORMAL otherwise.
+* A UNIT_REGISTERED or DEREGISTERED stops the three registration prompts from its date on;
+  prompts already sent stay sent.
+* DEREGISTRATION_SETTLEMENT is due once both UNIT_REGISTERED and DEREGISTERED have taken
+  effect; its deadline is deregistration + 30 days (art. 57 para. 2).
+* BASE_BELOW_FLOOR is due per period, from the period's first day, whose lowest declared
+  pension base is below the floor of the collecting region's province for the period's year. A
+  province-year with no configured figure is returned in :attr:`PromptCheck.skipped`, never
+  guessed; it is reported again on each evaluation until a figure is configured, so the caller
+  may want to log it at debug level.
+
+A letter's details (name, address, phone) are the latest the state knows, not those of the day
+it is dated: the state keeps one value per detail. A replayed letter may therefore word them
+differently from the one a live exchange sent; its id, kind, date and deadline are the same.
 """
 
 from __future__ import annotations
@@ -39,7 +60,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from pensionx.core.agencies import AgencyDirectory
-from pensionx.core.enterprise import DeclaredBase, EnterpriseState
+from pensionx.core.enterprise import DeclaredBase, EnterpriseState, Stamped, first_day
 from pensionx.core.floors import BaseBounds, FloorTable
 from pensionx.core.letters import LetterFacts, payment_reason, write_letter
 from pensionx.core.months import Month
@@ -101,6 +122,43 @@ def evaluate(
     return PromptCheck(tuple(prompts), tuple(skipped))
 
 
+def milestones(state: EnterpriseState, until: date) -> list[date]:
+    """The days up to ``until`` on which a prompt can become due, in order, ending with ``until``.
+
+    Between two consecutive milestones nothing about ``state`` changes what is due: the
+    establishment, deadline - 7 (the reminder), deadline + 1 (overdue), the registration and
+    deregistration (settlement) and the first day of each declared period (floor checks).
+    """
+    days = {until}
+    established, deadline = state.established_on, registration_deadline(state)
+    if established is not None and deadline is not None:
+        days |= {
+            established,
+            deadline - timedelta(days=REMINDER_DAYS),
+            deadline + timedelta(days=1),
+        }
+    days |= {d for d in (state.registered_on, state.deregistered_on) if d is not None}
+    days |= {first_day(period) for period in state.pension_bases}
+    return sorted(d for d in days if d <= until)
+
+
+def replay_prompts(
+    state: EnterpriseState, as_of: date, directory: AgencyDirectory, floors: FloorTable
+) -> tuple[EnterpriseState, list[RegistrationPrompt]]:
+    """What a live exchange would have sent by ``as_of``: the state marked, and those prompts.
+
+    Each prompt is dated the milestone at which it became due. Prompts ``state`` already
+    records as issued are not sent again, so replaying twice sends nothing the second time.
+    """
+    sent: list[RegistrationPrompt] = []
+    for today in milestones(state, as_of):
+        prompts = due_prompts(state, today, directory, floors)
+        if prompts:
+            state = mark_issued(state, prompts)
+            sent.extend(prompts)
+    return state, sent
+
+
 def mark_issued(state: EnterpriseState, prompts: Iterable[RegistrationPrompt]) -> EnterpriseState:
     """``state`` recording ``prompts`` as issued, so they are never due again.
 
@@ -123,16 +181,20 @@ def mark_issued(state: EnterpriseState, prompts: Iterable[RegistrationPrompt]) -
 # --- the rules -------------------------------------------------------------------------------
 
 
+def _effective(stamped: Stamped | None, today: date) -> Stamped | None:
+    """``stamped`` when the fact has happened by ``today``; a fact dated later is not yet known."""
+    return stamped if stamped is not None and stamped.on <= today else None
+
+
 def _registration_prompts(
     state: EnterpriseState, today: date, directory: AgencyDirectory
 ) -> list[RegistrationPrompt]:
-    established, deadline = state.established, registration_deadline(state)
+    established, deadline = _effective(state.established, today), registration_deadline(state)
     if (
         established is None
         or deadline is None
-        or state.registered is not None
-        or state.deregistered is not None
-        or today < established.on
+        or _effective(state.registered, today) is not None
+        or _effective(state.deregistered, today) is not None
     ):
         return []
     due: list[tuple[PromptKind, PromptRecipient, Priority, tuple[str, ...]]] = [
@@ -147,8 +209,8 @@ def _registration_prompts(
         due.append(
             (PromptKind.REGISTRATION_REMINDER, PromptRecipient.ENTERPRISE, Priority.NORMAL, ())
         )
+    spans = state.payment_spans(today)
     if today > deadline:
-        spans = state.payment_spans()
         priority = Priority.HIGH if spans else Priority.NORMAL
         reasons = tuple(payment_reason(span) for span in spans)
         due.append((PromptKind.REGISTRATION_OVERDUE, PromptRecipient.AGENCY, priority, reasons))
@@ -159,7 +221,7 @@ def _registration_prompts(
             continue
         facts = _facts(state, kind, today, directory, deadline=deadline)
         if kind is PromptKind.REGISTRATION_OVERDUE:
-            facts = replace(facts, payments=state.payment_spans())
+            facts = replace(facts, payments=spans)
         prompts.append(
             _prompt(
                 pid,
@@ -177,8 +239,9 @@ def _registration_prompts(
 def _settlement_prompt(
     state: EnterpriseState, today: date, directory: AgencyDirectory
 ) -> RegistrationPrompt | None:
-    registered, deregistered = state.registered, state.deregistered
-    if registered is None or deregistered is None or today < deregistered.on:
+    registered = _effective(state.registered, today)
+    deregistered = _effective(state.deregistered, today)
+    if registered is None or deregistered is None:
         return None
     pid = prompt_id(PromptKind.DEREGISTRATION_SETTLEMENT, state.uscc)
     if pid in state.issued:
@@ -207,7 +270,7 @@ def _floor_prompts(
     skipped: list[SkippedFloor] = []
     for period, declared in sorted(state.pension_bases.items()):
         pid = prompt_id(PromptKind.BASE_BELOW_FLOOR, state.uscc, period)
-        if pid in state.issued:
+        if pid in state.issued or first_day(period) > today:
             continue
         bounds = floors.floor_for(declared.region_code, period.year)
         if bounds is None:
@@ -267,6 +330,8 @@ def _facts(
     deadline: date | None = None,
     region: str | None = None,
 ) -> LetterFacts:
+    registered = _effective(state.registered, today)
+    deregistered = _effective(state.deregistered, today)
     return LetterFacts(
         kind=kind,
         enterprise_name=state.enterprise_name,
@@ -275,8 +340,8 @@ def _facts(
         issued_on=today,
         deadline=deadline,
         established_on=state.established_on,
-        deregistered_on=state.deregistered_on,
-        unit_number=state.registered.value if state.registered else None,
+        deregistered_on=deregistered.on if deregistered else None,
+        unit_number=registered.value if registered else None,
         enterprise_phone=state.phone.value if state.phone else None,
         enterprise_address=state.address.value if state.address else None,
     )

@@ -44,6 +44,33 @@ def _known_bounds() -> list[BaseBounds]:
     return [b for p, y in table.known() if (b := table.floor_for(p + "0000", y)) is not None]
 
 
+# The reminder goes out on deadline - 7 = established + 23 days (FEEDS.md section 4).
+REMINDER_DAY = 23
+
+
+def owe_late_registration_prompts(world: World, key: AnswerKeyBuilder) -> None:
+    """The letters a live exchange sent to enterprises that registered, but not at once.
+
+    Facts take effect from their dates: an enterprise established on day 0 and registered on
+    day 10 was unregistered on day 0, so it got REGISTER_PENSION then; one still unregistered on
+    day 23 also got the reminder. (Clean and planted registrations all fall within 30 days, so
+    none owes an overdue notice.)
+    """
+    for uscc, established, registered in world.registrations:
+        if registered > established:
+            key.prompt(
+                "REGISTER_PENSION",
+                uscc,
+                f"established {established}, registered only on {registered}",
+            )
+        if (registered - established).days > REMINDER_DAY:
+            key.prompt(
+                "REGISTRATION_REMINDER",
+                uscc,
+                f"still unregistered on deadline - 7; registered on {registered}",
+            )
+
+
 def generate(
     out_dir: Path,
     *,
@@ -78,6 +105,7 @@ def generate(
         employers = clean_enterprises(world, enterprises)
         PopulationWriter(world, employers, salt=abs(seed) % 1_000_000_007).write(persons)
         Planter(world, key).plant_all()
+        owe_late_registration_prompts(world, key)
     finally:
         files = out.close()
     answer = key.build(dict(out.counts), files, str(minimum))

@@ -30,9 +30,11 @@ PROMPT_POLICY = (
     "for an enterprise with UNIT_REGISTERED and DEREGISTERED (dated <= as_of). BASE_BELOW_FLOOR "
     "once per (uscc, period) whose lowest PENSION base is below the floor of the collecting "
     "region's province for the period's year (pensionx.core.floors.default_floor_table); "
-    "province-years with no figure are skipped, never prompted. Every clean enterprise has "
-    "UNIT_REGISTERED 0-30 days after ESTABLISHED, all dated <= as_of, and clean bases are at "
-    "least the clean minimum, above every configured floor."
+    "province-years with no figure are skipped, never prompted. Facts take effect from their "
+    "dates: an enterprise registered after its establishment day got REGISTER_PENSION on that "
+    "day, and one registered more than 23 days after it also got REGISTRATION_REMINDER. Every "
+    "clean enterprise has UNIT_REGISTERED 0-30 days after ESTABLISHED, all dated <= as_of, and "
+    "clean bases are at least the clean minimum, above every configured floor."
 )
 
 CONFLICT_POLICY = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -101,6 +101,9 @@ class World:
     timeline: Timeline
     clean_min_base: Decimal
     uscc_serial: int = 0
+    registrations: list[tuple[str, date, date]] = field(default_factory=list)
+    """(uscc, established, registered) of every enterprise written with a UNIT_REGISTERED:
+    the key owes it the letters a live exchange sent before the registration took effect."""
 
     def random_day(self, first: date, last: date) -> date:
         """A day in ``first``..``last`` (``first`` when the range is empty)."""
@@ -179,6 +182,7 @@ def write_enterprise(world: World, ent: Enterprise) -> None:
             region_code=ent.region.code,
         )
         world.out.emit(Feed.PENSION, record, ent.registered)
+        world.registrations.append((ent.uscc, ent.established, ent.registered))
 
 
 def clean_enterprises(world: World, count: int) -> list[Enterprise]:

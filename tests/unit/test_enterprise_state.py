@@ -16,6 +16,8 @@ from pensionx.core.enterprise import (
     PaymentSpan,
     apply,
     apply_all,
+    enterprise_of,
+    merge,
 )
 from pensionx.core.events import AUDIT_OFFICE, DeathRecorded, Event
 from pensionx.core.months import Month
@@ -191,3 +193,54 @@ def test_an_unknown_layout_version_is_refused() -> None:
     data = EnterpriseState(uscc=USCC).to_dict() | {"v": 99}
     with pytest.raises(ValueError, match="version"):
         EnterpriseState.from_dict(data)
+
+
+def test_payment_spans_until_a_day_count_only_the_periods_begun_by_then() -> None:
+    state = fold(wage(Month(2023, 3)), wage(Month(2023, 5)))
+    assert state.payment_spans(date(2023, 4, 30)) == (
+        PaymentSpan(WAGES, Month(2023, 3), Month(2023, 3), 1),
+    )
+    assert state.payment_spans(date(2023, 5, 1)) == state.payment_spans()
+    assert state.payment_spans(date(2023, 2, 28)) == ()
+
+
+def test_merge_keeps_what_either_side_knows_including_issued_prompts() -> None:
+    one = replace(fold(established(), wage(Month(2023, 3))), issued=frozenset({"P-a"}))
+    two = replace(
+        fold(unit_registered(), contribution(Month(2023, 5), "3000")),
+        issued=frozenset({"P-b"}),
+        letter_sent_on=date(2023, 3, 2),
+    )
+    merged = merge(one, two)
+    assert merged == merge(two, one)
+    assert merged.issued == {"P-a", "P-b"}
+    assert merged.letter_sent_on == date(2023, 3, 2)
+    assert merged.established_on == ESTABLISHED_ON
+    assert merged.registered_on == unit_registered().registered_on
+    assert merge(merged, one) is merged
+
+
+def test_merge_refuses_another_enterprise() -> None:
+    other = EnterpriseState(uscc=make_uscc(serial="MA6X0002B"))
+    with pytest.raises(ValueError, match="applied to the state"):
+        merge(fold(established()), other)
+
+
+def test_enterprise_of_names_the_enterprise_an_event_is_about() -> None:
+    assert enterprise_of(established()) == USCC
+    assert enterprise_of(unit_registered()) == USCC
+    assert enterprise_of(wage()) == USCC
+    assert enterprise_of(contribution()) == USCC
+    assert enterprise_of(replace(contribution(), uscc=None)) is None
+    death = DeathRecorded(
+        event_id="D-2",
+        source_agency=AUDIT_OFFICE,
+        occurred_on=date(2023, 1, 1),
+        received_at=datetime(2023, 1, 2, tzinfo=UTC),
+        person_id=PERSON,
+        date_of_death=date(2023, 1, 1),
+        reported_by=SourceAgency.CIVIL_AFFAIRS,
+        cause=DeathCause.NON_WORK,
+        region_code=WEIBIN,
+    )
+    assert enterprise_of(death) is None

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pensionx.core.codes import Insurance
-from pensionx.core.enterprise import EnterpriseState, apply_all
+from pensionx.core.enterprise import EnterpriseState, apply_all, merge
 from pensionx.core.events import BusinessRegistrationEvent, Event
 from pensionx.core.months import Month
 from pensionx.core.outputs import PromptKind
-from pensionx.core.prompts import due_prompts, mark_issued, prompt_id
+from pensionx.core.prompts import due_prompts, mark_issued, prompt_id, replay_prompts
 from tests.unit.prompt_factories import (
     JINTAI,
     USCC,
@@ -136,14 +136,71 @@ def test_ticks_issue_the_same_prompt_ids_whatever_the_order_between_them(
 
 @settings(deadline=None)
 @given(data=st.data(), history=histories(with_unit_registered=True))
-def test_no_registration_prompt_once_unit_registered_is_known(
+def test_no_registration_prompt_on_or_after_the_registration_date(
     data: st.DataObject, history: list[Event]
 ) -> None:
     arrival = data.draw(st.permutations(history))
     state = apply_all(new_state(), arrival)
+    registered_on = state.registered_on
+    assert registered_on is not None
     for today in sorted(data.draw(st.lists(tick_dates(history), max_size=8))):
-        state = tick(state, today)
-    assert not state.issued & {prompt_id(kind, USCC) for kind in REGISTRATION_KINDS}
+        prompts = due_prompts(state, today, DIRECTORY, FLOORS)
+        if today >= registered_on:
+            assert not {p.kind for p in prompts} & set(REGISTRATION_KINDS)
+        state = mark_issued(state, prompts)
+
+
+@settings(deadline=None, max_examples=60)
+@given(data=st.data(), history=histories())
+def test_replay_issues_what_daily_ticks_issue_on_the_same_days(
+    data: st.DataObject, history: list[Event]
+) -> None:
+    """The milestones miss no day on which something becomes due: ticking every single day
+    from before the first fact to as_of sends the same prompts, each on the same day."""
+    as_of = data.draw(offset_dates(FIRST_DAY, 0, 720))
+    state = apply_all(new_state(), data.draw(st.permutations(history)))
+    daily, sent = state, []
+    today = min(FIRST_DAY - timedelta(days=15), date(2022, 1, 1))
+    while today <= as_of:
+        prompts = due_prompts(daily, today, DIRECTORY, FLOORS)
+        sent += prompts
+        daily = mark_issued(daily, prompts)
+        today += timedelta(days=1)
+    replayed, replay_sent = replay_prompts(state, as_of, DIRECTORY, FLOORS)
+    assert [(p.prompt_id, p.issued_on) for p in replay_sent] == [
+        (p.prompt_id, p.issued_on) for p in sent
+    ]
+    assert replayed == daily
+
+
+@settings(deadline=None)
+@given(data=st.data(), history=histories())
+def test_replay_depends_on_what_is_known_not_on_the_arrival_order(
+    data: st.DataObject, history: list[Event]
+) -> None:
+    as_of = data.draw(offset_dates(FIRST_DAY, 0, 720))
+    one = replay_prompts(apply_all(new_state(), history), as_of, DIRECTORY, FLOORS)
+    arrival = data.draw(st.permutations(history + data.draw(st.lists(st.sampled_from(history)))))
+    two = replay_prompts(apply_all(new_state(), arrival), as_of, DIRECTORY, FLOORS)
+    assert one == two
+
+
+@settings(deadline=None)
+@given(data=st.data(), history=histories())
+def test_merging_partial_states_equals_folding_every_event(
+    data: st.DataObject, history: list[Event]
+) -> None:
+    """What the stream worker relies on to ship one partial state per batch, not each record."""
+    groups = data.draw(st.lists(st.integers(0, 3), min_size=len(history), max_size=len(history)))
+    partials = [
+        apply_all(new_state(), [e for e, g in zip(history, groups, strict=True) if g == index])
+        for index in range(4)
+    ]
+    merged = new_state()
+    for partial in data.draw(st.permutations(partials)):
+        merged = merge(merged, partial)
+    assert merged == apply_all(new_state(), history)
+    assert merge(merged, merged) is merged
 
 
 @settings(deadline=None)

@@ -18,8 +18,10 @@ from pensionx.core.prompts import (
     due_prompts,
     evaluate,
     mark_issued,
+    milestones,
     prompt_id,
     registration_deadline,
+    replay_prompts,
 )
 from tests.unit.prompt_factories import (
     DEADLINE,
@@ -221,10 +223,31 @@ def test_overdue_is_high_priority_when_it_pays_other_insurance() -> None:
 # --- what stops the registration prompts ------------------------------------------------------
 
 
-def test_no_prompt_when_unit_registered_arrived_before_established() -> None:
-    state = apply_all(EnterpriseState(uscc=USCC), [unit_registered(), established()])
-    for today in (ESTABLISHED_ON, day(-3), day(5)):
-        assert due(state, today) == []
+def test_no_prompt_when_unit_registered_is_dated_on_or_before_the_establishment() -> None:
+    for registered_on in (ESTABLISHED_ON - timedelta(days=2), ESTABLISHED_ON):
+        state = apply_all(
+            EnterpriseState(uscc=USCC), [unit_registered(registered_on), established()]
+        )
+        for today in (ESTABLISHED_ON, day(-3), day(5)):
+            assert due(state, today) == []
+
+
+def test_a_unit_registered_dated_after_the_letter_leaves_the_letter_due_on_its_day() -> None:
+    """Facts take effect from their dates: knowing now that the enterprise registered on 20
+    March does not mean it was registered on 1 March, when the letter was rightly due."""
+    state = apply_all(
+        EnterpriseState(uscc=USCC), [unit_registered(date(2023, 3, 20)), established()]
+    )
+    assert kinds(due(state, ESTABLISHED_ON)) == [K.REGISTER_PENSION]
+    state, _ = tick(state, ESTABLISHED_ON)
+    assert due(state, date(2023, 3, 20)) == []
+    assert due(state, day(5)) == []
+
+
+def test_a_unit_registered_dated_inside_the_window_still_lets_the_reminder_out_before() -> None:
+    state, _ = tick(fold(established(), unit_registered(day(-2))), ESTABLISHED_ON)
+    assert kinds(due(state, day(-7))) == [K.REGISTRATION_REMINDER]
+    assert due(state, day(-2)) == []
 
 
 def test_unit_registered_after_the_letter_stops_reminder_and_overdue() -> None:
@@ -234,10 +257,25 @@ def test_unit_registered_after_the_letter_stops_reminder_and_overdue() -> None:
     assert due(state, day(3)) == []
 
 
-def test_a_deregistered_enterprise_that_never_registered_gets_no_prompt() -> None:
+def test_a_deregistered_enterprise_that_never_registered_gets_no_prompt_after_that() -> None:
     state = fold(established(), deregistered(date(2023, 3, 15)))
+    assert kinds(due(state, ESTABLISHED_ON)) == [K.REGISTER_PENSION]
     assert due(state, day(-3)) == []
     assert due(state, day(3)) == []
+
+
+def test_an_establishment_dated_later_is_not_yet_known() -> None:
+    state = fold(established())
+    assert due(state, ESTABLISHED_ON - timedelta(days=1)) == []
+    assert registration_deadline(state) == DEADLINE
+
+
+def test_overdue_priority_counts_only_tax_evidence_for_periods_begun_by_then() -> None:
+    state = fold(established(), wage(Month(2023, 5)))
+    [overdue] = [p for p in due(state, day(1)) if p.kind is K.REGISTRATION_OVERDUE]
+    assert overdue.priority is Priority.NORMAL  # 1 April: the May payroll has not begun
+    [later] = [p for p in due(state, date(2023, 5, 1)) if p.kind is K.REGISTRATION_OVERDUE]
+    assert later.priority is Priority.HIGH
 
 
 # --- DEREGISTRATION_SETTLEMENT ----------------------------------------------------------------
@@ -338,9 +376,84 @@ def test_a_configured_floor_makes_a_skipped_period_checkable() -> None:
     assert prompt.floor_source == "示例"
 
 
+def test_a_floor_prompt_is_not_due_before_its_period_begins() -> None:
+    state = registered(contribution(Month(2023, 5), "3000"))
+    assert due(state, date(2023, 4, 30)) == []
+    assert kinds(due(state, date(2023, 5, 1))) == [K.BASE_BELOW_FLOOR]
+
+
 def test_a_floor_prompt_can_go_out_before_any_commerce_record_arrives() -> None:
     state = fold(contribution(Month(2023, 5), "3000"))
     [prompt] = due(state, date(2023, 6, 1))
     assert prompt.region_code == WEIBIN
     assert prompt.enterprise_name == ""
     assert USCC in prompt.text_zh
+
+
+# --- milestones and replay --------------------------------------------------------------------
+
+
+def replay(state: EnterpriseState, as_of: date) -> tuple[EnterpriseState, list[RegistrationPrompt]]:
+    return replay_prompts(state, as_of, directory(), floors())
+
+
+def test_milestones_are_the_clock_edges_up_to_and_including_as_of() -> None:
+    state = fold(established(), contribution(Month(2023, 5), "3000"))
+    assert milestones(state, date(2023, 12, 31)) == [
+        ESTABLISHED_ON,
+        day(-7),
+        day(1),
+        date(2023, 5, 1),
+        date(2023, 12, 31),
+    ]
+    assert milestones(state, day(-7)) == [ESTABLISHED_ON, day(-7)]
+    assert milestones(EnterpriseState(uscc=USCC), date(2023, 1, 1)) == [date(2023, 1, 1)]
+
+
+def test_milestones_include_registration_and_deregistration() -> None:
+    closed = date(2024, 6, 1)
+    state = fold(established(), unit_registered(date(2023, 3, 20)), deregistered(closed))
+    assert milestones(state, date(2024, 12, 1)) == [
+        ESTABLISHED_ON,
+        date(2023, 3, 20),
+        day(-7),
+        day(1),
+        closed,
+        date(2024, 12, 1),
+    ]
+
+
+def test_replay_sends_what_daily_ticks_would_have_sent_each_on_its_day() -> None:
+    state = fold(established(), wage(Month(2023, 3)))
+    marked, prompts = replay(state, day(10))
+    assert [(p.kind, p.issued_on) for p in prompts] == [
+        (K.REGISTER_PENSION, ESTABLISHED_ON),
+        (K.REGISTRATION_REMINDER, day(-7)),
+        (K.REGISTRATION_OVERDUE, day(1)),
+    ]
+    assert prompts[2].priority is Priority.HIGH
+    assert marked.issued == {p.prompt_id for p in prompts}
+    assert marked.letter_sent_on == ESTABLISHED_ON
+
+
+def test_replay_sends_the_reminder_even_when_as_of_is_past_the_deadline() -> None:
+    _, prompts = replay(fold(established()), day(40))
+    assert kinds(prompts) == [K.REGISTER_PENSION, K.REGISTRATION_REMINDER, K.REGISTRATION_OVERDUE]
+
+
+def test_replay_of_an_enterprise_registered_late_sends_letter_and_reminder_only() -> None:
+    _, prompts = replay(fold(established(), unit_registered(day(-3))), day(40))
+    assert kinds(prompts) == [K.REGISTER_PENSION, K.REGISTRATION_REMINDER]
+
+
+def test_replay_twice_sends_nothing_the_second_time() -> None:
+    state = fold(established(), unit_registered(), deregistered(date(2024, 6, 1)))
+    marked, prompts = replay(state, date(2024, 7, 1))
+    assert kinds(prompts) == [K.REGISTER_PENSION, K.DEREGISTRATION_SETTLEMENT]
+    assert replay(marked, date(2024, 7, 1)) == (marked, [])
+
+
+def test_replay_stops_at_as_of() -> None:
+    _, prompts = replay(fold(established()), day(-8))
+    assert kinds(prompts) == [K.REGISTER_PENSION]
+    assert replay(fold(established()), ESTABLISHED_ON - timedelta(days=1))[1] == []
