@@ -240,3 +240,85 @@ upload_tokens = sa.Table(
     sa.Column("revoked_at", UTCDateTime, nullable=True),
     sa.Index(None, "agency"),
 )
+
+# --- The auditors' cases (one per conflict) and who may use the web API ---------------------
+
+CASE_STATUSES = ("OPEN", "UNDER_REVIEW", "CONFIRMED", "DISMISSED", "WITHDRAWN")
+DISMISSAL_REASONS = ("COINCIDENTAL_MATCH", "DATA_ERROR_CORRECTED", "ALREADY_RECOVERED", "OTHER")
+API_ROLES = ("auditor", "supervisor", "agency")
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("conflict_id", sa.String(64), primary_key=True),
+    # The listing fields are copied out of `conflict` so filters and the dashboard's counts are
+    # plain indexed columns; `conflict` (JSON) keeps the whole record with its evidence.
+    sa.Column("rule", sa.String(48), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("published_status", sa.String(16), nullable=False),
+    sa.Column("person_id", sa.String(18), nullable=False),
+    sa.Column("person_name", sa.Text, nullable=True),
+    sa.Column("region_code", sa.String(6), nullable=False),
+    sa.Column("overpayment_estimate", Money(), nullable=True),
+    sa.Column("conflict", sa.JSON, nullable=False),
+    # sha256 of the published status and evidence: the same evidence again changes nothing.
+    sa.Column("evidence_fingerprint", sa.String(64), nullable=False),
+    sa.Column("detected_at", UTCDateTime, nullable=False),
+    sa.Column("first_detected_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("assignee", sa.String(255), nullable=True),
+    sa.Column("dismissal_reason", sa.String(32), nullable=True),
+    sa.Column("dismissal_text", sa.Text, nullable=True),
+    sa.Column("amount_recovered", Money(), nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.CheckConstraint(
+        "status IN ('OPEN', 'UNDER_REVIEW', 'CONFIRMED', 'DISMISSED', 'WITHDRAWN')", name="status"
+    ),
+    sa.CheckConstraint(
+        "dismissal_reason IS NULL OR dismissal_reason IN "
+        "('COINCIDENTAL_MATCH', 'DATA_ERROR_CORRECTED', 'ALREADY_RECOVERED', 'OTHER')",
+        name="dismissal_reason",
+    ),
+    sa.Index(None, "status", "rule"),
+    sa.Index(None, "region_code"),
+    sa.Index(None, "person_id"),
+    sa.Index(None, "first_detected_at"),
+    sa.Index(None, "assignee"),
+)
+
+# Append-only: the repository never updates or deletes a row, and migration 0003 adds triggers
+# that make the database refuse it too, so "who did what" cannot be rewritten by a bug.
+case_history = sa.Table(
+    "case_history",
+    metadata,
+    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conflict_id", sa.String(64), sa.ForeignKey("cases.conflict_id"), nullable=False
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("from_status", sa.String(16), nullable=True),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index(None, "conflict_id", "entry_id"),
+)
+
+# Bearer tokens for the auditors' API and page, stored as SHA-256 hashes of 256-bit random
+# secrets (no stretching needed for a secret that was never guessable). An agency token is
+# bound to region-code prefixes (comma-separated in `regions`) and sees only those prompts.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("regions", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("role IN ('auditor', 'supervisor', 'agency')", name="role"),
+    sa.Index(None, "name"),
+)
