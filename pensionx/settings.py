@@ -82,6 +82,11 @@ VARIABLES: tuple[Variable, ...] = (
         "`console`, `json`, or `auto` (console on a terminal, JSON lines otherwise).",
     ),
     Variable("log_level", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`."),
+    Variable(
+        "upload_max_bytes",
+        str(256 * 1024 * 1024),
+        "Largest file the HTTP upload endpoint accepts, in bytes (256 MiB); larger gets 413.",
+    ),
 )
 
 
@@ -180,6 +185,7 @@ _PARSERS: dict[str, Callable[[Variable, str], Any]] = {
     "broker_port": _port,
     "log_format": _choice(LOG_FORMATS, upper=False),
     "log_level": _choice(LOG_LEVELS),
+    "upload_max_bytes": _positive_int,
 }
 
 
@@ -201,6 +207,7 @@ class Settings:
     broker_port: int = 0
     log_format: str = "auto"
     log_level: str = "INFO"
+    upload_max_bytes: int = 256 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
