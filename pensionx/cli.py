@@ -155,12 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_topics_list
     )
 
-    from pensionx.commands import generate, ingest
+    from pensionx.commands import conflicts, connectors, generate, ingest, prompts, replay, web
     from pensionx.commands import schemas as schema_commands
 
     ingest.add_commands(sub)
+    connectors.add_commands(sub)
     generate.add_commands(sub)
+    replay.add_commands(sub)
     schema_commands.add_commands(sub)
+    prompts.add_commands(sub)
+    conflicts.add_commands(sub)
+    web.add_commands(sub)
 
     p = sub.add_parser("settings", help="show the effective settings (secrets hidden)")
     p.add_argument("--markdown", action="store_true", help="print the README's settings table")
