@@ -82,7 +82,9 @@ class KafkaTarget:
             "linger_ms": 20,
             "batch_size": 256 * 1024,
             "retries": 5,
-            "max_in_flight_requests_per_connection": 1,
+            # Several batches in flight: a retry may reorder them within a partition, which no
+            # processor depends on (ledgers and enterprise states are order-independent).
+            "max_in_flight_requests_per_connection": 5,
             **self._security(),
         }
         conf.update(overrides)
