@@ -469,12 +469,17 @@ def _unpack(cls: type[Any], values: list[Any]) -> Any:
 
 
 def _month_int(index: int) -> int:
-    month = Month.from_index(index)
-    return month.year * 100 + month.month
+    # Plain arithmetic (Month.index is year * 12 + month - 1): this runs for every sample of
+    # every run each time a ledger is stored, and building validated Months was half of it.
+    year, month0 = divmod(index, 12)
+    return year * 100 + month0 + 1
 
 
 def _month_index(value: int) -> int:
-    return Month(value // 100, value % 100).index
+    year, month = divmod(value, 100)
+    if not 1 <= month <= 12:
+        raise ValueError(f"{value} is not a YYYYMM month")
+    return year * 12 + month - 1
 
 
 def encode(ledger: PersonLedger) -> dict[str, Any]:
