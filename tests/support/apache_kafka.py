@@ -474,9 +474,13 @@ class KafkaCluster:
         cluster_id: str,
         work_dir: Path,
         cds_archive: Path | None = None,
+        *,
+        client_config: dict[str, Any] | None = None,
     ) -> None:
         """Wrap already-formatted nodes; :func:`start_kafka` launches them."""
         self.nodes = nodes
+        self.client_config: dict[str, Any] = dict(client_config or {})
+        """Extra kafka-python settings (e.g. SASL) the harness's own admin client uses."""
         self.classpath = classpath
         self.cluster_id = cluster_id
         self.work_dir = work_dir
@@ -704,6 +708,7 @@ class KafkaCluster:
                     request_timeout_ms=per_call_ms,
                     bootstrap_timeout_ms=per_call_ms,
                     reconnect_backoff_max_ms=500,
+                    **self.client_config,
                 )
                 info: dict[str, Any] = admin.describe_cluster()
                 live = {
@@ -774,8 +779,14 @@ def _format_nodes(
     classpath: str,
     cluster_id: str,
     cds_archive: Path | None,
+    scram_users: dict[str, str] | None = None,
 ) -> None:
-    """Run ``kafka.tools.StorageTool format`` for every node, in parallel."""
+    """Run ``kafka.tools.StorageTool format`` for every node, in parallel.
+
+    ``scram_users`` (name -> password) become SCRAM-SHA-512 credentials in the bootstrap
+    metadata (``--add-scram``), so a SASL/SCRAM listener has its first user before any admin
+    client can connect to create more.
+    """
     java = shutil.which("java") or "java"
     cds = [f"-XX:SharedArchiveFile={cds_archive}"] if cds_archive and cds_archive.is_file() else []
     running: list[tuple[KafkaNode, subprocess.Popen[bytes], Path]] = []
@@ -801,6 +812,8 @@ def _format_nodes(
             ]
             if len(nodes) == 1:
                 command.append("--standalone")
+            for name, password in (scram_users or {}).items():
+                command += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
             out_path = node.directory / "format.log"
             with out_path.open("wb") as out:
                 process = subprocess.Popen(
@@ -842,6 +855,9 @@ def start_kafka(
     extra_props: dict[str, str] | None = None,
     cache_dir: Path | None = None,
     timeout: float = 90.0,
+    *,
+    scram_users: dict[str, str] | None = None,
+    client_config: dict[str, Any] | None = None,
 ) -> KafkaCluster:
     """Format and start a KRaft cluster of ``nodes`` combined nodes; wait until ready.
 
@@ -855,6 +871,11 @@ def start_kafka(
         extra_props: Broker properties that override the harness's own.
         cache_dir: Where the jars are copied (default :func:`default_cache_dir`).
         timeout: Seconds to wait for the cluster to answer.
+        scram_users: SCRAM-SHA-512 users (name -> password) written at format time
+            (``StorageTool format --add-scram``); none by default.
+        client_config: kafka-python settings (``security_protocol``, ``sasl_*``) for the
+            harness's own readiness checks, needed when the client listener is not
+            PLAINTEXT; kept as ``KafkaCluster.client_config``.
 
     Raises:
         KafkaHarnessError: Java/Maven missing, jar resolution or format failed,
@@ -873,7 +894,15 @@ def start_kafka(
     work_dir = work_dir.resolve()
     attempts = 3
     for attempt in range(1, attempts + 1):
-        cluster = _launch(work_dir, nodes, extra_props or {}, classpath, cds_archive)
+        cluster = _launch(
+            work_dir,
+            nodes,
+            extra_props or {},
+            classpath,
+            cds_archive,
+            scram_users=scram_users,
+            client_config=client_config,
+        )
         try:
             cluster.wait_ready(timeout)
         except KafkaHarnessError:
@@ -896,6 +925,9 @@ def _launch(
     extra_props: dict[str, str],
     classpath: str,
     cds_archive: Path | None,
+    *,
+    scram_users: dict[str, str] | None = None,
+    client_config: dict[str, Any] | None = None,
 ) -> KafkaCluster:
     """Write configs, format, and launch every node (no waiting)."""
     ports = _free_ports(2 * count)
@@ -917,8 +949,10 @@ def _launch(
             node.log_path.unlink()
         _write_properties(node.config_path, _node_props(node, node_list, extra_props))
     cluster_id = _random_cluster_id()
-    _format_nodes(node_list, classpath, cluster_id, cds_archive)
-    cluster = KafkaCluster(node_list, classpath, cluster_id, work_dir, cds_archive)
+    _format_nodes(node_list, classpath, cluster_id, cds_archive, scram_users)
+    cluster = KafkaCluster(
+        node_list, classpath, cluster_id, work_dir, cds_archive, client_config=client_config
+    )
     _register(cluster)
     try:
         for node in node_list:
