@@ -87,6 +87,18 @@ VARIABLES: tuple[Variable, ...] = (
         str(256 * 1024 * 1024),
         "Largest file the HTTP upload endpoint accepts, in bytes (256 MiB); larger gets 413.",
     ),
+    Variable(
+        "agencies_file",
+        "",
+        "JSON file of the agencies serving each region (docs/configuration.md). Empty: built-in "
+        "illustrative Shaanxi/Baoji contacts.",
+    ),
+    Variable(
+        "floors_file",
+        "",
+        "JSON file of contribution-base floors and ceilings per province and year, each with its "
+        "published source. Empty: built-in Shaanxi 2023 only.",
+    ),
 )
 
 
@@ -207,6 +219,8 @@ class Settings:
     broker_port: int = 0
     log_format: str = "auto"
     log_level: str = "INFO"
+    agencies_file: str = ""
+    floors_file: str = ""
     upload_max_bytes: int = 256 * 1024 * 1024
 
     @classmethod

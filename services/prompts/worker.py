@@ -73,9 +73,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Build the service from settings and arguments, then run Faust's worker (blocks)."""
     args = parse_args(argv)
     from pensionx.bootstrap import make_codec, open_database
-    from pensionx.core.agencies import default_directory
-    from pensionx.core.floors import default_floor_table
     from pensionx.logs import configure_logging, get_logger
+    from pensionx.reference import agency_directory, floor_table
     from pensionx.runtime import kafka_target
     from services.app import create_app
     from services.prompts.topology import PromptServiceOptions, build_prompt_service
@@ -100,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         app,
         codec,
         clock=china_today,
-        directory=default_directory(),
-        floors=default_floor_table(),
+        directory=agency_directory(settings),
+        floors=floor_table(settings),
         mode=args.mode,
         as_of=args.as_of,
         run_id=args.run_id,
