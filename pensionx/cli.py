@@ -92,33 +92,33 @@ def cmd_topics_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the exchange. Until the processors exist this is the broker with every topic."""
-    from pensionx.broker import EmbeddedBroker
-    from pensionx.runtime import forget_embedded_broker, publish_embedded_broker
+    """Run the exchange: every part on embedded defaults, or ``--only`` one of them."""
+    from pensionx.runner import RunInfo, run_exchange, stop_on_signals
 
-    if not settings.embedded_broker:
-        outcome = _create_contract_topics(settings, None)
-        print(f"topics ready on {','.join(settings.kafka_bootstrap_servers)}: {len(outcome)}")
-        _wait_for_stop_signal()
-        return 0
-    with EmbeddedBroker(port=settings.broker_port, log_dir=settings.data_path / "logs") as broker:
-        publish_embedded_broker(settings, broker.bootstrap)
-        try:
-            outcome = _create_contract_topics(settings, broker.bootstrap)
+    def announce(info: RunInfo) -> None:
+        print("\n".join(info.lines()), flush=True)
+        if args.demo and info.drop_root is not None:
+            from pensionx.demo import demo_token, feed_sample
+
+            sample, files = feed_sample(settings, info.drop_root)
             print(
-                f"pension-exchange is running\n"
-                f"  embedded broker : {broker.bootstrap}\n"
-                f"  topics          : {len(outcome)} contract topics, "
-                f"{settings.partitions} partitions each\n"
-                f"  data dir        : {settings.data_path.resolve()}\n"
-                f"  see them        : pensionx topics list   (in another shell)\n"
-                f"Press Ctrl-C to stop.",
+                f"demo: {files} sample feed files dropped into {info.drop_root}/ — the inbox is "
+                f"ingesting them now (what was planted: {sample}/answer-key.json)\n"
+                f"demo: open {info.web_url or 'the web page'} and log in with this token:\n"
+                f"      {demo_token(settings)}\n"
+                "      conflicts and prompts appear within a minute or two. Ctrl-C stops it all.",
                 flush=True,
             )
-            _wait_for_stop_signal()
-        finally:
-            forget_embedded_broker(settings, broker.bootstrap)
-    return 0
+
+    with stop_on_signals() as stop:
+        return run_exchange(
+            settings,
+            only=args.only,
+            web_port=args.web_port,
+            upload_port=args.upload_port,
+            stop=stop,
+            ready=announce,
+        )
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
@@ -139,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run the exchange (embedded broker by default)")
+    p.add_argument(
+        "--only",
+        choices=["connectors", "prompts", "conflicts", "sinks", "web"],
+        default=None,
+        help="run one part against the configured Kafka and database (default: every part)",
+    )
+    p.add_argument("--web-port", type=int, default=8080, help="web page and API (default 8080)")
+    p.add_argument("--upload-port", type=int, default=8082, help="upload endpoint (default 8082)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="also generate a realistic sample, drop it into the inbox and print a login token",
+    )
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker alone")
@@ -155,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_topics_list
     )
 
+    from pensionx.commands import acl as acl_commands
     from pensionx.commands import conflicts, connectors, generate, ingest, prompts, replay, web
     from pensionx.commands import schemas as schema_commands
 
@@ -166,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_commands(sub)
     conflicts.add_commands(sub)
     web.add_commands(sub)
+    acl_commands.add_commands(sub)
 
     p = sub.add_parser("settings", help="show the effective settings (secrets hidden)")
     p.add_argument("--markdown", action="store_true", help="print the README's settings table")

@@ -25,7 +25,7 @@ from pensionx.core.outputs import (
     RegistrationPrompt,
     ServiceAgency,
 )
-from pensionx.db.engine import dialect_insert
+from pensionx.db.engine import dialect_insert, write_transaction
 from pensionx.db.tables import prompts
 
 
@@ -126,7 +126,9 @@ def upsert_prompts(
         return []
     moment = now or datetime.now(UTC)
     latest = {prompt.prompt_id: prompt for prompt in issued}
-    with engine.begin() as conn:
+    # Read-then-write: on SQLite a deferred BEGIN deadlocks against another writer that also
+    # read first ("database is locked"), so take the write lock up front.
+    with write_transaction(engine) as conn:
         ids = list(latest)
         known: set[str] = set()
         for start in range(0, len(ids), 900):  # old SQLite: at most 999 parameters

@@ -52,8 +52,8 @@ def _pid_alive(pid: int) -> bool:
 @pytest.fixture
 def started(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
-        [*PENSIONX, "run"], env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        [*PENSIONX, "run", "--web-port", str(free_port()), "--upload-port", str(free_port())],
+        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
