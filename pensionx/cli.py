@@ -116,6 +116,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             only=args.only,
             web_port=args.web_port,
             upload_port=args.upload_port,
+            host=args.host,
             stop=stop,
             ready=announce,
         )
@@ -147,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--web-port", type=int, default=8080, help="web page and API (default 8080)")
     p.add_argument("--upload-port", type=int, default=8082, help="upload endpoint (default 8082)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the web page and upload endpoint listen on (0.0.0.0 in a container)",
+    )
     p.add_argument(
         "--demo",
         action="store_true",
