@@ -54,10 +54,15 @@ CHILD_STOP_TIMEOUT_S = 20.0
 
 THREAD_JOIN_TIMEOUT_S = 15.0
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
-PROMPT_TICK_S = 60.0
+PROMPT_TICK_S = 15.0
 """How often the live prompt worker re-evaluates every enterprise against the clock. Its own
 default (an hour) would leave deadline prompts off the dashboard for the first hour of a demo;
-a minute costs little at the sizes one machine holds."""
+a few seconds cost little at the sizes one machine holds."""
+PROMPT_SETTLE_S = 45.0
+"""How long an enterprise's facts must stand still before the prompt worker decides for it:
+long enough for the files of one delivery round (commerce, then the pension agency's
+registrations) to all arrive, so no letter or overdue notice goes out that the next file
+would make false."""
 
 HEALTHY_AFTER_S = 60.0
 """A child that ran this long before dying is restarted at once: the backoff starts over."""
@@ -225,7 +230,7 @@ def worker_children(parts: tuple[str, ...], logs: Path) -> list[Child]:
         children.append(Child("conflicts", argv, logs / "conflicts.log"))
     if "prompts" in parts:
         argv = [py, "-m", "services.prompts.worker", "--mode", "live"]
-        argv += ["--tick-seconds", str(PROMPT_TICK_S)]
+        argv += ["--tick-seconds", str(PROMPT_TICK_S), "--settle-seconds", str(PROMPT_SETTLE_S)]
         children.append(Child("prompts", argv, logs / "prompts.log"))
     return children
 

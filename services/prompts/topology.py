@@ -33,7 +33,8 @@ the changelog. A crash can therefore resend a prompt (the same ``prompt_id``, wh
 upserts) but never lose one.
 
 Clock: ``mode="live"`` evaluates :func:`~pensionx.core.prompts.due_prompts` at ``clock()`` for
-each enterprise a batch changed, and every ``tick_interval`` seconds for every enterprise of the
+each enterprise a batch changed (or, with ``settle_seconds``, on the first tick after its facts
+have stood still that long), and every ``tick_interval`` seconds for every enterprise of the
 worker's active partitions. ``mode="replay"`` only accumulates state; when a partition has the
 run's end markers (:mod:`services.markers`) it runs
 :func:`~pensionx.core.prompts.replay_prompts` up to ``as_of`` for that partition's enterprises
@@ -46,6 +47,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -99,6 +101,13 @@ class PromptServiceOptions:
     batch_within: float = 0.5
     tick_interval: float = 3600.0
     evaluate_chunk: int = 500
+    settle_seconds: float = 0.0
+    """Live only: how long an enterprise's facts must have stood still before anything is
+    decided for it. The agencies' feeds arrive independently — a commerce file a few minutes
+    before the pension agency's registration of the same enterprise — and deciding on the first
+    would send a letter, or an overdue notice to the agency, that the second makes false. With
+    a settle time, the batch only records the facts and the tick decides once they are quiet.
+    0 decides at once, on the batch."""
     kill_after_prompts: int | None = None
     """Testing only: SIGKILL this process once that many prompts are acknowledged, before they
     are recorded as issued: the crash window at-least-once must survive."""
@@ -144,6 +153,7 @@ class PromptService:
         options: PromptServiceOptions,
         active_partitions: Callable[[], set[int]],
         ready: Callable[[], bool],
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if mode == "replay" and (as_of is None or not run_id):
             raise ValueError("a replay needs its as-of date and run id")
@@ -166,6 +176,10 @@ class PromptService:
         self.tracker = MarkerTracker(expectation(partitions))
         self._done_counts: dict[tuple[str, int], dict[str, int]] = {}
         self._published = 0
+        self.monotonic = monotonic
+        # When each enterprise's facts last changed on this worker (in memory: after a restart
+        # every restored enterprise counts as settled, its facts having stood still meanwhile).
+        self._changed_at: dict[str, float] = {}
         # The agent and the timer both read-modify-write table entries across awaits.
         self._lock = asyncio.Lock()
 
@@ -218,8 +232,12 @@ class PromptService:
                 if new is not old:
                     changed[uscc] = new
             if self.mode == "live" and changed:
-                today = self.clock()
-                changed = await self._issue(changed, lambda s: _due(s, today, self))
+                if self.options.settle_seconds > 0:
+                    now = self.monotonic()
+                    self._changed_at.update(dict.fromkeys(changed, now))
+                else:
+                    today = self.clock()
+                    changed = await self._issue(changed, lambda s: _due(s, today, self))
             self._write(changed)
             for marker, partition in batch.markers:
                 await self._on_marker(marker, partition)
@@ -263,7 +281,7 @@ class PromptService:
             return 0
         today, active = self.clock(), self.active_partitions()
         async with self._lock:
-            keys = self._keys(active)
+            keys = self._settled(self._keys(active))
             sent = await self._evaluate(keys, lambda s: _due(s, today, self))
         log.info("prompt tick", today=today.isoformat(), enterprises=len(keys), prompts=sent)
         return sent
@@ -317,6 +335,16 @@ class PromptService:
     def _write(self, states: Mapping[str, EnterpriseState]) -> None:
         for uscc, state in states.items():
             self.table[uscc.encode("utf-8")] = state.to_dict()
+
+    def _settled(self, keys: list[str]) -> list[str]:
+        """``keys`` whose facts have stood still for ``settle_seconds`` (all, without one)."""
+        if self.options.settle_seconds <= 0:
+            return keys
+        cutoff = self.monotonic() - self.options.settle_seconds
+        settled = [k for k in keys if self._changed_at.get(k, cutoff) <= cutoff]
+        for key in settled:
+            self._changed_at.pop(key, None)
+        return settled
 
     def _keys(self, partitions: set[int]) -> list[str]:
         """The table's USCCs that belong to ``partitions``, sorted (a snapshot: writes follow)."""

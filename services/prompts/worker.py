@@ -42,6 +42,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-id", default=None, help="the replay run whose end markers count")
     parser.add_argument("--app-id", default=DEFAULT_APP_ID, help="Faust app id (consumer group)")
     parser.add_argument("--tick-seconds", type=float, default=3600.0, help="live re-evaluation")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=600.0,
+        help="live: decide for an enterprise only once its facts stood still this long",
+    )
     parser.add_argument("--batch-size", type=int, default=5000, help="events per batch")
     parser.add_argument("--batch-within", type=float, default=0.5, help="seconds")
     parser.add_argument("--store", default="memory://", help="Faust table store URL")
@@ -108,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             batch_size=args.batch_size,
             batch_within=args.batch_within,
             tick_interval=args.tick_seconds,
+            settle_seconds=args.settle_seconds if args.mode == "live" else 0.0,
             evaluate_chunk=args.evaluate_chunk,
             kill_after_prompts=args.test_kill_after_prompts,
         ),

@@ -380,3 +380,39 @@ def test_the_worker_refuses_a_replay_without_its_date_and_run(
     assert "--as-of and --run-id" in capsys.readouterr().err
     args = parse_args(["--mode", "replay", "--as-of", "2026-11-20", "--run-id", "r1"])
     assert (args.as_of, args.run_id, args.batch_size) == (date(2026, 11, 20), "r1", 5000)
+
+
+# --- live, with a settle time ---------------------------------------------------------------
+
+
+def settling(seconds: float) -> tuple[PromptService, list[float]]:
+    """A live service that decides only once an enterprise's facts stood still ``seconds``."""
+    svc, _ = service()
+    now = [1000.0]
+    svc.options = replace(svc.options, settle_seconds=seconds)
+    svc.monotonic = lambda: now[0]
+    return svc, now
+
+
+def test_with_a_settle_time_a_batch_decides_nothing_and_the_tick_waits_for_quiet() -> None:
+    svc, now = settling(60)
+    asyncio.run(svc.on_enterprise_batch([record(COMMERCE, established(date(2026, 9, 1)))]))
+    assert svc.prompts_topic.sent == [], "the batch only records the facts"
+    now[0] += 30
+    assert asyncio.run(svc.tick()) == 0, "still within the settle time"
+    now[0] += 31
+    assert asyncio.run(svc.tick()) == 2  # the letter, and 80 days on the overdue notice
+    assert asyncio.run(svc.tick()) == 0
+
+
+def test_a_registration_arriving_within_the_settle_time_prevents_a_false_notice() -> None:
+    """The commerce file a few minutes before the pension agency's: no letter, no overdue."""
+    svc, now = settling(60)
+    asyncio.run(svc.on_enterprise_batch([record(COMMERCE, established(date(2020, 3, 1)))]))
+    now[0] += 40
+    asyncio.run(svc.on_enterprise_batch([record(PENSION, unit_registered(date(2020, 3, 5)))]))
+    now[0] += 40
+    assert asyncio.run(svc.tick()) == 0, "the registration reset the settle time"
+    now[0] += 30
+    assert asyncio.run(svc.tick()) == 0, "registered: nothing is due"
+    assert svc.prompts_topic.sent == []
