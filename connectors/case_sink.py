@@ -40,10 +40,10 @@ from pensionx.db.dead_letters import save_dead_letters
 from pensionx.errors import BrokerError, DatabaseError, SerializationError
 from pensionx.kafka_config import KafkaTarget
 from pensionx.logs import get_logger
+from pensionx.topics import CONFLICTS_TOPIC
 
 log = get_logger(__name__)
 
-CONFLICTS_TOPIC = "exchange.conflicts.v1"
 GROUP_ID = "pensionx-case-sink"
 DECODE_ERROR = "AVRO_DECODE"
 _RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)

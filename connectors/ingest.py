@@ -36,12 +36,11 @@ from pensionx.core.validation_errors import InvalidField
 from pensionx.db import archive
 from pensionx.db.tables import award_subjects, dead_letters
 from pensionx.logs import get_logger
-from pensionx.topics import TOPIC_NAMES
+from pensionx.topics import DEAD_LETTERS_TOPIC
 
 log = get_logger(__name__)
 
-DEAD_LETTER_TOPIC = "exchange.dead-letters.v1"
-assert DEAD_LETTER_TOPIC in TOPIC_NAMES
+DEAD_LETTER_TOPIC = DEAD_LETTERS_TOPIC
 UNKNOWN_AWARD = "UNKNOWN_AWARD"
 FIRST_REASONS = 5
 

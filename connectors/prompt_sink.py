@@ -28,10 +28,10 @@ from pensionx.db.prompts import upsert_prompts
 from pensionx.errors import SerializationError
 from pensionx.kafka_config import KafkaTarget
 from pensionx.logs import get_logger
+from pensionx.topics import PROMPTS_TOPIC
 
 log = get_logger(__name__)
 
-PROMPTS_TOPIC = "exchange.registration-prompts.v1"
 SINK_GROUP = "pensionx-prompt-sink"
 
 

@@ -35,12 +35,13 @@ from pensionx.errors import PensionxError
 from pensionx.kafka_config import KafkaTarget
 from pensionx.logs import get_logger
 from pensionx.settings import Settings
+from pensionx.topics import CONFLICTS_TOPIC, DEAD_LETTERS_TOPIC, PROMPTS_TOPIC
 
 log = get_logger(__name__)
 
-PROMPTS = "exchange.registration-prompts.v1"
-CONFLICTS = "exchange.conflicts.v1"
-DEAD_LETTERS = "exchange.dead-letters.v1"
+PROMPTS = PROMPTS_TOPIC
+CONFLICTS = CONFLICTS_TOPIC
+DEAD_LETTERS = DEAD_LETTERS_TOPIC
 
 
 class ReplayError(PensionxError):

@@ -18,6 +18,11 @@ log = get_logger(__name__)
 
 DAY_MS = 24 * 60 * 60 * 1000
 
+# The exchange's own outputs, named once: every producer and consumer of them imports these.
+PROMPTS_TOPIC = "exchange.registration-prompts.v1"
+CONFLICTS_TOPIC = "exchange.conflicts.v1"
+DEAD_LETTERS_TOPIC = "exchange.dead-letters.v1"
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -45,14 +50,14 @@ CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("tax.wages.v1", "tax bureau", "person_id", _retained(90)),
     TopicSpec("pension.records.v1", "pension agency", "uscc or person_id", _retained(90)),
     TopicSpec("audit.records.v1", "audit office", "person_id", _retained(90)),
-    TopicSpec("exchange.registration-prompts.v1", "the exchange", "uscc", _retained(365)),
+    TopicSpec(PROMPTS_TOPIC, "the exchange", "uscc", _retained(365)),
     TopicSpec(
-        "exchange.conflicts.v1",
+        CONFLICTS_TOPIC,
         "the exchange",
         "conflict_id",
         (("cleanup.policy", "compact"), ("min.compaction.lag.ms", str(DAY_MS))),
     ),
-    TopicSpec("exchange.dead-letters.v1", "the exchange", "source topic or feed", _retained(90)),
+    TopicSpec(DEAD_LETTERS_TOPIC, "the exchange", "source topic or feed", _retained(90)),
 )
 
 TOPIC_NAMES: tuple[str, ...] = tuple(t.name for t in CONTRACT_TOPICS)

@@ -34,10 +34,10 @@ from pensionx.errors import BrokerError, SerializationError
 from pensionx.kafka_config import KafkaTarget
 from pensionx.logs import get_logger
 from pensionx.settings import Settings
+from pensionx.topics import CONFLICTS_TOPIC
 
 log = get_logger(__name__)
 
-CONFLICTS_TOPIC = "exchange.conflicts.v1"
 FORMATS = ("table", "json")
 _PARTITION_WAIT_S = 15.0
 

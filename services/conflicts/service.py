@@ -51,6 +51,7 @@ from pensionx.core.months import Month
 from pensionx.core.outputs import Conflict, DeadLetter
 from pensionx.errors import SerializationError
 from pensionx.logs import get_logger
+from pensionx.topics import CONFLICTS_TOPIC, DEAD_LETTERS_TOPIC
 from services.markers import (
     CONTROL_TOPIC,
     Done,
@@ -69,8 +70,7 @@ INPUT_TOPICS = (
     "tax.contributions.v1",
     "tax.wages.v1",
 )
-CONFLICTS_TOPIC = "exchange.conflicts.v1"
-DEAD_LETTER_TOPIC = "exchange.dead-letters.v1"
+DEAD_LETTER_TOPIC = DEAD_LETTERS_TOPIC
 TABLE_NAME = "person-ledgers"
 SERVICE_NAME = "conflicts"
 PERSON_FACTS = (

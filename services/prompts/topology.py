@@ -60,6 +60,7 @@ from pensionx.core.floors import FloorTable
 from pensionx.core.outputs import RegistrationPrompt
 from pensionx.core.prompts import due_prompts, mark_issued, replay_prompts
 from pensionx.logs import get_logger
+from pensionx.topics import PROMPTS_TOPIC
 from services.markers import (
     CONTROL_TOPIC,
     Done,
@@ -83,7 +84,7 @@ COMMERCE = "commerce.business-registrations.v1"
 PENSION = "pension.records.v1"
 CONTRIBUTIONS = "tax.contributions.v1"
 WAGES = "tax.wages.v1"
-PROMPTS = "exchange.registration-prompts.v1"
+PROMPTS = PROMPTS_TOPIC
 SERVICE = "prompts"
 EXIT_BATCH_FAILED = 70  # EX_SOFTWARE: the batch is processed again after a restart
 TABLE = "enterprises"

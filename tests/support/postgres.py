@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from pensionx.broker import free_port
+
 
 def _bin_dir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
@@ -44,13 +46,6 @@ def postgres_problem() -> str | None:
         except KeyError:
             return "running as root without a `postgres` user to run PostgreSQL as"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class ThrowawayPostgres:
@@ -83,7 +78,7 @@ class ThrowawayPostgres:
             os.chown(self._dir, entry.pw_uid, entry.pw_gid)
             self._as_user = ["runuser", "-u", "postgres", "--"]
         data = self._dir / "data"
-        port = _free_port()
+        port = free_port()
         self._run(
             str(self._bin / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
             "--no-sync", "-E", "UTF8", "--locale=C",
