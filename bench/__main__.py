@@ -32,8 +32,10 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "core": (["--events", "6000", "--rounds", "3"], ["--events", "40000"]),
     "ingest": (["--records", "10000"], ["--records", "50000"]),
     "stream": (["--events", "8000"], ["--events", "60000"]),
+    "stream_kafka": (["--events", "8000"], ["--events", "60000"]),
     "latency": (["--quick"], ["--rates", "500,1000,5000", "--seconds", "15"]),
     "state": (["--quick"], ["--people", "1000000"]),
+    "replay": (["--quick"], ["--persons", "10000"]),
 }
 LIBRARIES = (
     "fastavro", "faust-streaming", "aiokafka", "kafka-python", "confluent-kafka", "rocksdict",
@@ -142,9 +144,10 @@ def rows_ingest(r: dict[str, Any]) -> list[Row]:
 def rows_stream(r: dict[str, Any]) -> list[Row]:
     e = r["events_per_s"]
     ratio = r["service_vs_bare_faust"]
-    return [
+    broker = "embedded" if r["broker"].startswith("embedded") else "Apache Kafka"
+    rows: list[Row] = [
         (
-            "conflict service, 1 worker (embedded)",
+            f"conflict service, 1 worker ({broker})",
             f"{_rate(e['conflict_service'])} ({ratio:.0%})",
             (
                 f"bare Faust {_rate(e['bare_faust_agent'])}, "
@@ -154,6 +157,18 @@ def rows_stream(r: dict[str, Any]) -> list[Row]:
             ratio >= 0.6,
         )
     ]
+    if "two_workers_vs_one" in r:
+        scale = r["two_workers_vs_one"]
+        rows.append(
+            (
+                f"conflict service, 2 workers ({broker})",
+                f"{_rate(e['conflict_service_2w'])} ({scale:.2f}x)",
+                f"1 worker {_rate(e['conflict_service'])}",
+                ">= 1.6x one worker",
+                scale >= 1.6,
+            )
+        )
+    return rows
 
 
 def rows_latency(r: dict[str, Any]) -> list[Row]:
@@ -202,13 +217,32 @@ def rows_state(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def rows_replay(r: dict[str, Any]) -> list[Row]:
+    ok = all(r["outputs_match_answer_key"].values())
+    return [
+        (
+            f"replay, 10M archived events (from {r['events']:,})",
+            f"{r['ten_million_minutes']:,} min"
+            + ("" if ok else " (outputs DIFFER from the answer key)"),
+            (
+                f"{_rate(r['events_per_s'])} end to end; "
+                f"ingest phase {_rate(r['ingest_events_per_s'])}"
+            ),
+            "< 15 min",
+            bool(r["target_met"]) and ok,
+        )
+    ]
+
+
 TABLES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "codec": rows_codec,
     "core": rows_core,
     "ingest": rows_ingest,
     "stream": rows_stream,
+    "stream_kafka": rows_stream,
     "latency": rows_latency,
     "state": rows_state,
+    "replay": rows_replay,
 }
 
 

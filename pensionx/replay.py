@@ -59,6 +59,10 @@ class ReplaySummary:
     conflicts_per_rule: Counter[str] = field(default_factory=Counter)
     dead_letters_per_code: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
+    # seconds per phase: "setup" (broker, topics, workers started), "ingest" (files read,
+    # archived, published), "process" (until every service acknowledged the end markers),
+    # "outputs" (output topics read and written)
+    phases_s: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"replayed {self.files} files in {self.elapsed_s:.1f} s"]
@@ -207,14 +211,25 @@ def run_replay(
             logs = out / "logs"
             logs.mkdir(parents=True, exist_ok=True)
             procs = stack.enter_context(_workers(env, as_of, run_id, logs))
+            mark = _phase(summary, "setup", started)
             _ingest_all(
                 files, engine=engine, codec=codec, target=target, as_of=as_of, summary=summary
             )
+            mark = _phase(summary, "ingest", mark)
             remaining = timeout - (time.monotonic() - started)
             _wait_until_processed(target, run_id, settings.partitions, remaining, procs)
+            mark = _phase(summary, "process", mark)
             _write_outputs(target, codec, settings.partitions, out, summary)
+            _phase(summary, "outputs", mark)
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _phase(summary: ReplaySummary, name: str, since: float) -> float:
+    """Record how long phase ``name`` took since ``since``; returns now, the next one's start."""
+    now = time.monotonic()
+    summary.phases_s[name] = round(now - since, 3)
+    return now
 
 
 def _ingest_all(
