@@ -17,9 +17,11 @@ from typing import NamedTuple
 
 from connectors.readers import (
     DEFAULT_MAX_BYTES,
+    DEFAULT_READ_LIMITS,
     FeedFile,
     FeedFileRejected,
     FileFormat,
+    ReadLimits,
     feed_from_name,
     load_source,
     open_feed_file,
@@ -112,18 +114,20 @@ def read_feed(
     received_at: datetime,
     today: date,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    limits: ReadLimits = DEFAULT_READ_LIMITS,
 ) -> FeedReadResult:
     """Read a whole feed file (a path, or an upload's bytes and file name).
 
-    ``max_bytes`` bounds the file and its decompressed text alike; ``today`` is the clock the
-    identity-number checks use (the ``--as-of`` date in a replay).
+    ``max_bytes`` bounds the file (and its decompressed text, unless ``limits`` says
+    otherwise); ``today`` is the clock the identity-number checks use (the ``--as-of`` date in
+    a replay).
     """
     loaded = load_source(source, name, max_bytes=max_bytes)
     result = FeedReadResult(
         loaded.file_name, loaded.sha256, loaded.size_bytes, feed=_feed_or_none(loaded.file_name)
     )
     try:
-        feed_file = open_feed_file(loaded, max_bytes=max_bytes)
+        feed_file = open_feed_file(loaded, max_bytes=max_bytes, limits=limits)
     except FeedFileRejected as rejected:
         return replace(result, rejection=_file_dead_letter(result, rejected, received_at))
     result = replace(

@@ -36,6 +36,10 @@ from pensionx.core.validation_errors import InvalidField
 from pensionx.errors import PensionxError
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+# No export has a line this long or a header this wide; past them the file is a dump, a binary
+# or a mistake, and refusing it early keeps memory and the dead letters' raw text bounded.
+DEFAULT_MAX_LINE_CHARS = 64 * 1024
+DEFAULT_MAX_COLUMNS = 256
 # A quoted CSV cell may hold a line break (an address), but not this many: past it the quote is
 # taken to be unclosed, its first line becomes a dead letter, and reading resumes on the next
 # line instead of swallowing the rest of the file into one record.
@@ -103,6 +107,23 @@ class SourceBytes:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """How much the reader will take on, beyond the delivered file's own size.
+
+    ``max_decompressed_bytes`` bounds what a ``.gz`` may unpack to (a gzip bomb stops there;
+    None: the same as the delivered-size limit); a line over ``max_line_chars`` or a CSV
+    header over ``max_columns`` rejects the whole file.
+    """
+
+    max_decompressed_bytes: int | None = None
+    max_line_chars: int = DEFAULT_MAX_LINE_CHARS
+    max_columns: int = DEFAULT_MAX_COLUMNS
+
+
+DEFAULT_READ_LIMITS = ReadLimits()
+
+
+@dataclass(frozen=True, slots=True)
 class FeedFile:
     """A decoded feed file: what it is and its text, ready to be split into records."""
 
@@ -112,6 +133,7 @@ class FeedFile:
     compressed: bool
     encoding: str
     text: str
+    limits: ReadLimits = DEFAULT_READ_LIMITS
 
 
 # --- what the name says -----------------------------------------------------------------------
@@ -194,7 +216,9 @@ def gunzip(data: bytes, max_bytes: int) -> bytes:
     out = bytearray()
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            while chunk := stream.read(_CHUNK):
+            # Never ask for more than one byte past the limit: a bomb then costs the limit, not
+            # the limit plus a chunk (and the chunk's copy) on top.
+            while chunk := stream.read(min(_CHUNK, max_bytes + 1 - len(out))):
                 out += chunk
                 if len(out) > max_bytes:
                     raise _too_large(max_bytes, "解压后的文件", "decompressed file")
@@ -338,15 +362,21 @@ def decode_text(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-def open_feed_file(source: SourceBytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FeedFile:
+def open_feed_file(
+    source: SourceBytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    limits: ReadLimits = DEFAULT_READ_LIMITS,
+) -> FeedFile:
     """``source`` named, sized, gunzipped and decoded; raises :class:`FeedFileRejected`."""
     feed = feed_from_name(source.file_name)
     file_format, compressed = format_from_name(source.file_name)
     if source.size_bytes > max_bytes:
         raise _too_large(max_bytes, "文件", "file")
-    data = gunzip(source.data, max_bytes) if compressed else source.data
+    unpacked = limits.max_decompressed_bytes or max_bytes
+    data = gunzip(source.data, unpacked) if compressed else source.data
     text, encoding = decode_text(data)
-    return FeedFile(feed, source.file_name, file_format, compressed, encoding, text)
+    return FeedFile(feed, source.file_name, file_format, compressed, encoding, text, limits)
 
 
 # --- records ----------------------------------------------------------------------------------
@@ -384,8 +414,26 @@ def _without_controls(record: RawRecord) -> RawRecord:
     return record._replace(fields=None, problem=problem)
 
 
+def _check_line_lengths(text: str, lines: list[str], limit: int) -> None:
+    """Refuse the file at its first line over ``limit`` characters (a dump, not an export)."""
+    if len(text) <= limit or max(map(len, lines), default=0) <= limit:
+        return  # the usual case, decided without a Python-level loop over the lines
+    index = next(i for i, line in enumerate(lines) if len(line) > limit)
+    raise _rejected(
+        DeadLetterCode.LINE_TOO_LONG,
+        f"第 {index + 1} 行有 {len(lines[index])} 个字符，超过每行 {limit} 个字符的上限，"
+        "不像是数据导出文件（可能是二进制文件、缺少换行符或导出有误）；文件未被读取",
+        f"line {index + 1} is {len(lines[index])} characters long, over the limit of {limit} "
+        "per line: this does not look like a feed export (binary data, missing line breaks or "
+        "a broken export); nothing in the file was read",
+        line=index + 1,
+        raw_text=lines[index][:_RAW_PREVIEW_BYTES],
+    )
+
+
 def _records(feed_file: FeedFile) -> Iterator[RawRecord]:
     lines = _physical_lines(feed_file.text)
+    _check_line_lengths(feed_file.text, lines, feed_file.limits.max_line_chars)
     if feed_file.format is FileFormat.JSONL:
         # A JSON array of objects, on one line or pretty-printed, is the usual wrong export;
         # any other line that is not an object is just one bad record.
@@ -533,6 +581,17 @@ def _csv_records(
     header_line, header_text, header = first
     if isinstance(header, InvalidField):
         raise FeedFileRejected(header, header_line, header_text)
+    if len(header) > feed_file.limits.max_columns:
+        raise _rejected(
+            DeadLetterCode.TOO_MANY_COLUMNS,
+            f"表头有 {len(header)} 列，超过 {feed_file.limits.max_columns} 列的上限，"
+            "不像是本数据来源的导出文件；文件未被读取",
+            f"the header has {len(header)} columns, over the limit of "
+            f"{feed_file.limits.max_columns}: this is not an export of this feed; nothing in the "
+            "file was read",
+            line=header_line,
+            raw_text=header_text[:_RAW_PREVIEW_BYTES],
+        )
     try:
         positions = resolve_header(feed_file.feed, header)
     except InvalidField as problem:

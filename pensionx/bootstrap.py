@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from connectors.publisher import KafkaPublisher
+    from connectors.readers import ReadLimits
     from pensionx.avro.codec import Codec
 
 
@@ -42,6 +43,17 @@ def make_codec(settings: Settings, engine: Engine) -> Codec:
     codec = Codec(make_registry(settings, engine))
     codec.register_all()
     return codec
+
+
+def read_limits(settings: Settings) -> ReadLimits:
+    """What a feed file may unpack to, and how long its lines and how wide its header may be."""
+    from connectors.readers import ReadLimits
+
+    return ReadLimits(
+        max_decompressed_bytes=settings.feed_max_decompressed_bytes,
+        max_line_chars=settings.feed_max_line_chars,
+        max_columns=settings.feed_max_columns,
+    )
 
 
 def make_publisher(target: KafkaTarget) -> KafkaPublisher:

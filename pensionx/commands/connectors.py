@@ -78,7 +78,7 @@ def _ingestor(settings: Settings) -> Iterator[Ingestor]:
     """The configured ingestor (database, registry, broker), closed on the way out."""
     from connectors.ingest import Ingestor
     from connectors.readers import DEFAULT_MAX_BYTES
-    from pensionx.bootstrap import make_codec, make_publisher, open_database
+    from pensionx.bootstrap import make_codec, make_publisher, open_database, read_limits
     from pensionx.runtime import kafka_target
 
     target = kafka_target(settings)
@@ -86,7 +86,11 @@ def _ingestor(settings: Settings) -> Iterator[Ingestor]:
     # Uploads are bounded by their own setting; let the reader allow at least as much.
     max_bytes = max(DEFAULT_MAX_BYTES, settings.upload_max_bytes)
     ingestor = Ingestor(
-        engine, make_codec(settings, engine), make_publisher(target), max_bytes=max_bytes
+        engine,
+        make_codec(settings, engine),
+        make_publisher(target),
+        max_bytes=max_bytes,
+        limits=read_limits(settings),
     )
     try:
         yield ingestor

@@ -49,13 +49,17 @@ def _progress_bar(total: int, name: str) -> Any:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.ingest import Ingestor
-    from pensionx.bootstrap import make_codec, make_publisher, open_database
+    from pensionx.bootstrap import make_codec, make_publisher, open_database, read_limits
     from pensionx.runtime import kafka_target
 
     target = kafka_target(settings)
     engine = open_database(settings)
     ingestor = Ingestor(
-        engine, make_codec(settings, engine), make_publisher(target), today=args.as_of
+        engine,
+        make_codec(settings, engine),
+        make_publisher(target),
+        today=args.as_of,
+        limits=read_limits(settings),
     )
     failed = 0
     try:

@@ -65,6 +65,10 @@ class DeadLetterCode(StrEnum):
     MISSING_COLUMN = "MISSING_COLUMN"
     UNKNOWN_FEED = "UNKNOWN_FEED"
     UNKNOWN_FORMAT = "UNKNOWN_FORMAT"
+    # A line or a CSV header past the reader's limits (PENSIONX_FEED_MAX_LINE_CHARS,
+    # PENSIONX_FEED_MAX_COLUMNS): a dump or a binary, not an export.
+    LINE_TOO_LONG = "LINE_TOO_LONG"
+    TOO_MANY_COLUMNS = "TOO_MANY_COLUMNS"
 
 
 UNKNOWN_FEED_NAME = "unknown"  # the ``feed`` of a dead letter for a file no feed claims
