@@ -8,10 +8,17 @@ there, and only there, sessions are short; against Apache Kafka the library defa
 
 from __future__ import annotations
 
+import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
+from pensionx.errors import BrokerError
 from pensionx.settings import Settings
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the certificate is trusted but names another host.
+_HOSTNAME_MISMATCH = 62
+TLS_PROBE_TIMEOUT_S = 5.0
 
 # Measured on Tansu: a 2 s session (heartbeat 0.5 s) joins in ~1 s and held up under load.
 EMBEDDED_SESSION_TIMEOUT_MS = 2000
@@ -118,12 +125,73 @@ class KafkaTarget:
             conf["broker_heartbeat_interval"] = EMBEDDED_HEARTBEAT_INTERVAL_MS / 1000
         return conf
 
-    def _faust_credentials(self) -> Any:
-        import ssl
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context Faust/aiokafka get, and the one :meth:`check_tls` probes with: the
+        CA of ``PENSIONX_KAFKA_SSL_CAFILE`` (else the system's), host names checked — as
+        kafka-python builds its own from ``ssl_cafile``."""
+        return ssl.create_default_context(cafile=self.ssl_cafile or None)
+
+    def check_tls(self, timeout: float = TLS_PROBE_TIMEOUT_S) -> None:
+        """With a TLS protocol, shake hands with each bootstrap server as the clients will, and
+        raise :class:`BrokerError` saying which setting to fix if a broker is not trusted or
+        does not speak TLS; a server that cannot be reached at all is left to the client.
+
+        The Kafka clients only report "no brokers available" after their bootstrap timeout
+        (30 s by default) and log the certificate error somewhere in between; this names it.
+        """
+        if not self.uses_tls:
+            return
+        context = self.ssl_context()
+        for server in self.bootstrap_servers:
+            host, _, port = server.rpartition(":")
+            try:
+                raw = socket.create_connection((host, int(port)), timeout=timeout)
+            except OSError:
+                continue  # not reachable: the client's own retry and error say so
+            try:
+                with context.wrap_socket(raw, server_hostname=host):
+                    pass
+            except ssl.SSLCertVerificationError as exc:
+                raise BrokerError(self._untrusted(server, host, exc)) from exc
+            except OSError as exc:  # reset, closed or silent: a plaintext listener, most likely
+                detail = getattr(exc, "reason", None) or type(exc).__name__
+                raise BrokerError(
+                    f"the Kafka broker at {server} accepts connections but does not complete a "
+                    f"TLS handshake ({detail}), and PENSIONX_KAFKA_SECURITY_PROTOCOL is "
+                    f"{self.security_protocol}: use the brokers' TLS listener, or set the "
+                    "protocol their listener speaks"
+                ) from exc
+            finally:
+                raw.close()
+
+    def _untrusted(self, server: str, host: str, exc: ssl.SSLCertVerificationError) -> str:
+        reason = exc.verify_message or str(exc)
+        if exc.verify_code == _HOSTNAME_MISMATCH:
+            return (
+                f"the TLS certificate of the Kafka broker at {server} does not name {host} "
+                f"({reason}): list the brokers in PENSIONX_KAFKA_BOOTSTRAP_SERVERS by a name "
+                "their certificates carry, or have the certificates reissued with it"
+            )
+        if self.ssl_cafile:
+            return (
+                f"the TLS certificate of the Kafka broker at {server} is not signed by the CA "
+                f"in PENSIONX_KAFKA_SSL_CAFILE={self.ssl_cafile} ({reason}): point it at the PEM "
+                "file of the CA that signed the brokers' certificates"
+            )
+        return (
+            f"the TLS certificate of the Kafka broker at {server} is not trusted ({reason}): "
+            "set PENSIONX_KAFKA_SSL_CAFILE to the PEM file of the CA that signed the brokers' "
+            "certificates"
+        )
+
+    def _faust_credentials(self) -> Any:
         import faust
 
-        context = ssl.create_default_context(cafile=self.ssl_cafile or None)
+        context = self.ssl_context()
         if self.security_protocol == "SSL":
             return faust.SSLCredentials(context)
         mechanism = self.sasl_mechanism

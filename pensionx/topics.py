@@ -67,6 +67,7 @@ def _admin(target: KafkaTarget) -> Any:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    target.check_tls()  # an untrusted certificate is named at once, not after a 30 s timeout
     try:
         return KafkaAdminClient(**target.admin_config())
     except KafkaError as exc:

@@ -180,6 +180,8 @@ dead_letters = sa.Table(
     sa.Column("kafka_offset", sa.BigInteger, nullable=True),
     sa.Column("field_name", sa.String(128), nullable=True),
     sa.Column("extra", sa.JSON, nullable=False),
+    # Set when the raw text was blanked after its retention (migration 0004).
+    sa.Column("raw_purged_at", UTCDateTime, nullable=True),
     sa.Index(None, "feed", "received_at"),
     sa.Index(None, "error_code"),
 )

@@ -3,8 +3,9 @@
 Cases: list with filters and paging, detail with the evidence and history, one POST per
 command of the workflow (review, confirm, dismiss, reopen, assign, notes, recovery), CSV
 export. Prompts: list (an agency sees its own regions only) and acknowledge. Plus the
-dashboard's summary and each feed's freshness. FastAPI publishes the OpenAPI description at
-``/openapi.json`` and renders it at ``/docs``.
+dashboard's summary, each feed's freshness, and the dead letters (``pensionx.web.dead_letters``:
+raw text whole for auditors only, masked for everyone else). FastAPI publishes the OpenAPI
+description at ``/openapi.json`` and renders it at ``/docs``.
 
 Status codes say what went wrong: 401 no valid token, 403 the role may not (logged), 404 no
 such case or prompt, 409 the case's state does not allow it now, 422 unusable input.
@@ -328,7 +329,7 @@ def make_app(
 ) -> FastAPI:
     """The API and the pages around ``engine`` (migrated). ``secure_cookies`` marks the login
     cookie Secure: set it whenever the app is served over HTTPS (a proxy in front)."""
-    from pensionx.web import pages
+    from pensionx.web import dead_letters, pages
 
     app = FastAPI(
         title="pension-exchange: auditors' case store",
@@ -343,5 +344,6 @@ def make_app(
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.secure_cookies = secure_cookies
     app.include_router(router)
+    app.include_router(dead_letters.router)
     pages.install(app)
     return app

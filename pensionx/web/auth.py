@@ -33,12 +33,16 @@ class Permission(StrEnum):
     READ_PROMPTS = "read prompts"
     ACKNOWLEDGE_PROMPTS = "acknowledge prompts"
     READ_FEEDS = "read feed freshness"
+    READ_DEAD_LETTERS = "read dead letters"
 
 
 _CASE_WORKERS = frozenset({Role.AUDITOR, Role.SUPERVISOR})
 PERMISSIONS: Mapping[Permission, frozenset[Role]] = {
     Permission.READ_CASES: _CASE_WORKERS,
     Permission.READ_FEEDS: _CASE_WORKERS,
+    # Dead letters belong to no region, so a region-bound agency token has no share of them;
+    # who sees their raw text whole is decided in pensionx.web.dead_letters.
+    Permission.READ_DEAD_LETTERS: _CASE_WORKERS,
     Permission.READ_PROMPTS: frozenset(Role),  # an agency: only its regions' (see Principal)
     Permission.ACKNOWLEDGE_PROMPTS: frozenset({Role.SUPERVISOR, Role.AGENCY}),
 }

@@ -54,10 +54,13 @@ __all__ = [
     "KafkaCluster",
     "KafkaHarnessError",
     "KafkaNode",
+    "TlsFiles",
     "default_cache_dir",
     "java_problem",
     "kafka_classpath",
+    "make_tls_files",
     "start_kafka",
+    "tls_listener_props",
 ]
 
 KAFKA_VERSION = "4.1.1"
@@ -961,3 +964,119 @@ def _launch(
         cluster.close(timeout=5.0)
         raise
     return cluster
+
+
+# ------------------------------------------------------------------------ TLS
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA and one broker certificate signed by it, as files a broker can load.
+
+    ``ca_pem`` is what clients trust (``PENSIONX_KAFKA_SSL_CAFILE``); ``keystore`` is the
+    broker's key and certificate chain as PKCS#12 under ``password``.
+    """
+
+    ca_pem: Path
+    keystore: Path
+    password: str
+
+
+def make_tls_files(
+    directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"), name: str = "test-ca"
+) -> TlsFiles:
+    """Generate a self-signed CA and a broker certificate for ``hosts`` (IP or DNS names).
+
+    Uses ``cryptography`` (EC P-256: quick to make, and Java 17 and Python's ssl both speak it;
+    the PKCS#12 store is AES/PBKDF2, which Java reads since JDK 12).
+    """
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    later = now + dt.timedelta(days=2)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"pensionx {name}")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(later)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    broker_key = ec.generate_private_key(ec.SECP256R1())
+    broker_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .issuer_name(ca_name)
+        .public_key(broker_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(later)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    password = base64.urlsafe_b64encode(os.urandom(12)).decode()
+    encryption = serialization.BestAvailableEncryption(password.encode())
+    keystore = directory / "broker.p12"
+    keystore.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"broker", broker_key, broker_cert, [ca_cert], encryption
+        )
+    )
+    ca_pem = directory / "ca.pem"
+    ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    return TlsFiles(ca_pem=ca_pem, keystore=keystore, password=password)
+
+
+def tls_listener_props(files: TlsFiles) -> dict[str, str]:
+    """Broker properties that turn the harness's client listener (named PLAINTEXT) into TLS.
+
+    The controller listener stays PLAINTEXT (only the node itself uses it). The broker trusts
+    the same CA, and checks host names like any client, so the certificate must name
+    127.0.0.1 (:func:`make_tls_files` does).
+    """
+    return {
+        "listener.security.protocol.map": "PLAINTEXT:SSL,CONTROLLER:PLAINTEXT",
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(files.keystore),
+        "ssl.keystore.password": files.password,
+        "ssl.key.password": files.password,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(files.ca_pem),
+        "ssl.client.auth": "none",
+    }
