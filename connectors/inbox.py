@@ -44,6 +44,7 @@ from connectors.ingest import Ingestor, Receipt
 from connectors.readers import FeedFileRejected, feed_from_name
 from pensionx.core.codes import Feed
 from pensionx.logs import get_logger
+from pensionx.metrics import METRICS
 
 log = get_logger(__name__)
 
@@ -126,6 +127,7 @@ class Inbox:
         for _, _, feed, path in sorted(ready):
             receipt = self._take(feed, path)
             if receipt is not None:
+                METRICS.count_receipt(receipt)
                 receipts.append(receipt)
         return receipts
 

@@ -35,6 +35,7 @@ from pensionx.core.codes import Feed
 from pensionx.db.upload_tokens import AgencyPrincipal, authenticate
 from pensionx.errors import PensionxError
 from pensionx.logs import get_logger
+from pensionx.metrics import METRICS
 
 log = get_logger(__name__)
 
@@ -57,7 +58,9 @@ class _Uploads:
 
     def ingest(self, data: bytes, name: str, principal: AgencyPrincipal) -> Receipt:
         with self._lock:
-            return self.ingestor.ingest(data, name, uploader=f"upload:{principal.agency}")
+            receipt = self.ingestor.ingest(data, name, uploader=f"upload:{principal.agency}")
+        METRICS.count_receipt(receipt)
+        return receipt
 
 
 def _refuse(status: int, detail: str, **context: object) -> HTTPException:

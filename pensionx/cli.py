@@ -110,6 +110,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 flush=True,
             )
 
+    if args.metrics_port is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, metrics_port=args.metrics_port)
     with stop_on_signals() as stop:
         return run_exchange(
             settings,
@@ -149,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--web-port", type=int, default=8080, help="web page and API (default 8080)")
     p.add_argument("--upload-port", type=int, default=8082, help="upload endpoint (default 8082)")
     p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="/healthz, /livez and /metrics (default: PENSIONX_METRICS_PORT; 0: a free port); "
+        "running every part, the workers take the next ports",
+    )
+    p.add_argument(
         "--host",
         default="127.0.0.1",
         help="address the web page and upload endpoint listen on (0.0.0.0 in a container)",
@@ -176,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from pensionx.commands import acl as acl_commands
     from pensionx.commands import conflicts, connectors, generate, ingest, prompts, replay, web
+    from pensionx.commands import dead_letters as dead_letter_commands
     from pensionx.commands import schemas as schema_commands
 
     ingest.add_commands(sub)
@@ -187,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     conflicts.add_commands(sub)
     web.add_commands(sub)
     acl_commands.add_commands(sub)
+    dead_letter_commands.add_commands(sub)
 
     p = sub.add_parser("settings", help="show the effective settings (secrets hidden)")
     p.add_argument("--markdown", action="store_true", help="print the README's settings table")

@@ -15,6 +15,10 @@ Why the children are supervised here rather than left to a process manager: on a
 is none, and a worker that dies must not silently leave the exchange without prompts or
 conflicts. Each child is restarted with a growing delay, and each gets SIGTERM when the parent
 dies even by SIGKILL (``PR_SET_PDEATHSIG``), so Ctrl-C — or a crash — leaves no process behind.
+
+Health and metrics (:mod:`pensionx.metrics`): this process serves ``/healthz``, ``/livez`` and
+``/metrics`` for the parts it runs as threads (they share one registry), and each worker child
+serves its own on a port given here (:func:`metrics_ports`); the banner lists them all.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from pensionx.avro.codec import Codec
+    from pensionx.broker import EmbeddedBroker
 
 log = get_logger(__name__)
 
@@ -72,6 +77,14 @@ class RunError(PensionxError):
     """A part of the exchange could not be started; the message says which and why."""
 
 
+class BrokerLostError(RunError):
+    """The embedded broker died under a running exchange; every part was stopped."""
+
+
+BROKER_CHECK_S = 0.5
+"""How often `run` checks that its embedded broker is alive (with the children's check)."""
+
+
 @dataclass
 class RunInfo:
     """Where each running part is, for the operator (printed) and for tests."""
@@ -87,6 +100,8 @@ class RunInfo:
     upload_url: str | None = None
     registry_url: str | None = None
     workers: dict[str, int] = field(default_factory=dict)  # name -> pid
+    metrics_url: str | None = None  # this process's /healthz and /metrics
+    worker_metrics: dict[str, str] = field(default_factory=dict)  # name -> its metrics URL
 
     def lines(self) -> list[str]:
         """The banner `pensionx run` prints."""
@@ -109,6 +124,11 @@ class RunInfo:
             out.append(f"  schema registry : {self.registry_url}")
         for name, pid in self.workers.items():
             out.append(f"  {name + ' worker':16}: pid {pid}, log {self.data_dir}/logs/{name}.log")
+        if self.metrics_url:
+            url = self.metrics_url
+            out.append(f"  health, metrics : {url}/healthz  {url}/metrics")
+        for name, url in self.worker_metrics.items():
+            out.append(f"  {'  ' + name:16}: {url}/healthz  {url}/metrics")
         out.append("Press Ctrl-C to stop.")
         return out
 
@@ -221,9 +241,16 @@ class Child:
             self._log = None
 
 
-def worker_children(parts: tuple[str, ...], logs: Path) -> list[Child]:
-    """The worker processes ``parts`` asks for, as `replay` starts them but in live mode."""
+def worker_children(
+    parts: tuple[str, ...],
+    logs: Path,
+    metrics_ports: dict[str, int] | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> list[Child]:
+    """The worker processes ``parts`` asks for, as `replay` starts them but in live mode; each
+    serves its health and metrics on its port in ``metrics_ports``."""
     py = sys.executable
+    ports = metrics_ports or {}
     children = []
     if "conflicts" in parts:
         argv = [py, "-m", "services.conflicts.worker"]
@@ -232,7 +259,34 @@ def worker_children(parts: tuple[str, ...], logs: Path) -> list[Child]:
         argv = [py, "-m", "services.prompts.worker", "--mode", "live"]
         argv += ["--tick-seconds", str(PROMPT_TICK_S), "--settle-seconds", str(PROMPT_SETTLE_S)]
         children.append(Child("prompts", argv, logs / "prompts.log"))
+    for child in children:
+        if child.name in ports:
+            child.argv += ["--metrics-port", str(ports[child.name]), "--metrics-host", metrics_host]
     return children
+
+
+WORKER_PARTS = ("conflicts", "prompts")
+"""The parts that run as child processes; the rest are threads of `run` itself."""
+
+
+def metrics_ports(parts: tuple[str, ...], port: int) -> tuple[int | None, dict[str, int]]:
+    """Where `run` itself and each worker child serve health and metrics.
+
+    `run` serves on ``port`` when it runs a part as a thread; a worker gets ``port`` itself
+    when it is the only part (``--only conflicts``: the pod's one port), else the next ports
+    in order — or, with ``port`` 0, a free port each, chosen here so the banner can say it.
+    """
+    from pensionx.broker import free_port
+
+    threads = [p for p in parts if p not in WORKER_PARTS]
+    workers = [p for p in parts if p in WORKER_PARTS]
+    own = port if threads else None
+    if not threads and len(workers) == 1:
+        return None, {workers[0]: port or free_port()}
+    offset = 1 if threads else 0
+    return own, {
+        name: (port + i + offset if port else free_port()) for i, name in enumerate(workers)
+    }
 
 
 # --- threads ----------------------------------------------------------------------------------
@@ -343,6 +397,7 @@ def run_exchange(
         return _run_parts(
             settings, target, parts, embedded=broker is not None, web_port=web_port,
             upload_port=upload_port, host=host, stop=stop, ready=ready,
+            broker=broker,
         )  # fmt: skip
 
 
@@ -357,8 +412,13 @@ def _run_parts(
     host: str,
     stop: threading.Event,
     ready: Callable[[RunInfo], None] | None,
+    broker: EmbeddedBroker | None = None,
 ) -> int:
-    """Provision, start the parts, supervise the children until ``stop``, then stop them all."""
+    """Provision, start the parts, supervise the children until ``stop``, then stop them all.
+
+    If the embedded ``broker`` dies meanwhile, every part is stopped and
+    :class:`BrokerLostError` raised (see :func:`_check_broker` for why not more).
+    """
     from pensionx.bootstrap import make_codec, open_database
     from pensionx.topics import create_topics
     from services.markers import ensure_control_topic
@@ -374,8 +434,9 @@ def _run_parts(
     if embedded:
         info.restored_events = restore_from_archive(engine, target)
     parts_running = _Parts(settings, engine, codec, target, stop=stop, host=host)
-    children = worker_children(parts, settings.data_path / "logs")
+    children = parts_running.plan_workers(info, parts)
     try:
+        parts_running.serve_operations(info, children)
         for child in children:
             child.start()
             assert child.process is not None
@@ -390,10 +451,11 @@ def _run_parts(
             parts_running.start_registry(info)
         if ready is not None:
             ready(info)
-        while not stop.wait(0.5):
+        while not stop.wait(BROKER_CHECK_S):
             now = time.monotonic()
             for child in children:
                 child.check(now)
+            _check_broker(broker)
     finally:
         stop.set()
         parts_running.stop_threads()
@@ -406,6 +468,39 @@ def _run_parts(
         engine.dispose()
     log.info("pension-exchange stopped", parts=list(parts))
     return 0
+
+
+def _check_broker(broker: EmbeddedBroker | None) -> None:
+    """Raise :class:`BrokerLostError` if the embedded broker has died.
+
+    It keeps nothing across a restart (NOTES-KAFKA.md): topics, consumer-group offsets and the
+    workers' changelogs are gone, a Faust worker that merely reconnects is left broken, and a
+    sink whose position outlived the old log could skip records of the new one. Patching that
+    up in place would lose data, so the whole exchange stops, and a start from scratch —
+    `pensionx run` again, by hand or by a supervisor — refills a fresh broker from the archive
+    and rebuilds every output from it (the same ids, upserted: nothing doubled).
+    """
+    if broker is None or broker.alive():
+        return
+    code = broker.process.returncode if broker.process is not None else None
+    log.error("embedded broker died, stopping every part", code=code, log=str(broker.log_path))
+    raise BrokerLostError(
+        f"the embedded broker died (exit code {code}; its log: {broker.log_path}). It keeps "
+        "nothing across restarts, so every part of the exchange was stopped. Start `pensionx "
+        "run` again — or let a supervisor do it (systemd Restart=on-failure, docker restart: "
+        "on-failure): it starts a fresh broker, refills it from the archive and rebuilds every "
+        "output, losing and doubling nothing."
+    )
+
+
+def _child_running(child: Child) -> Callable[[], str | None]:
+    def check() -> str | None:
+        process = child.process
+        if process is None or process.poll() is not None:
+            return "not running: restarting (see its log)"
+        return None
+
+    return check
 
 
 class _Parts:
@@ -432,6 +527,32 @@ class _Parts:
         self.servers: list[WebServer] = []
         self.threads: list[threading.Thread] = []
         self.closers: list[Callable[[], object]] = []
+        self.metrics_sources: list[str] = []  # the workers' /metrics, for the web page
+        self.metrics_port: int | None = None  # this process's, when it runs a part itself
+
+    def plan_workers(self, info: RunInfo, parts: tuple[str, ...]) -> list[Child]:
+        """The worker children ``parts`` needs, each told its health and metrics port."""
+        self.metrics_port, ports = metrics_ports(parts, self.settings.metrics_port)
+        children = worker_children(parts, self.settings.data_path / "logs", ports, self.host)
+        wildcard = self.host in ("0.0.0.0", "", "::")  # noqa: S104 - a comparison, not a bind
+        local = "127.0.0.1" if wildcard else self.host
+        info.worker_metrics = {name: f"http://{local}:{port}" for name, port in ports.items()}
+        self.metrics_sources = [f"{url}/metrics" for url in info.worker_metrics.values()]
+        return children
+
+    def serve_operations(self, info: RunInfo, children: list[Child]) -> None:
+        """This process's /healthz, /livez and /metrics; ready once every part started here
+        says so, and every worker child is running (a child's own readiness is on its port)."""
+        from pensionx.metrics import HEALTH, serve_operations
+
+        port = self.metrics_port
+        if port is None:
+            return
+        for child in children:
+            HEALTH.add(f"{child.name} worker", _child_running(child))
+        server = serve_operations(self.host, port)
+        self.closers.append(server.stop)
+        info.metrics_url = server.url
 
     def loop_thread(self, name: str, body: Callable[[threading.Event], object]) -> None:
         """Run ``body(stop)`` on a thread, and again after a growing delay if it raises: a
@@ -466,14 +587,22 @@ class _Parts:
         from connectors.ingest import Ingestor
         from connectors.readers import DEFAULT_MAX_BYTES
         from connectors.upload import make_upload_app
-        from pensionx.bootstrap import make_publisher
+        from pensionx.bootstrap import make_publisher, read_limits
 
         max_bytes = max(DEFAULT_MAX_BYTES, self.settings.upload_max_bytes)
+        limits = read_limits(self.settings)
         ingestors = [
-            Ingestor(self.engine, self.codec, make_publisher(self.target), max_bytes=max_bytes)
+            Ingestor(
+                self.engine,
+                self.codec,
+                make_publisher(self.target),
+                max_bytes=max_bytes,
+                limits=limits,
+            )
             for _ in range(2)
         ]
         self.closers.extend(i.close for i in ingestors)
+        self._add_checks(database=True, kafka=True)
         inbox = Inbox(self.settings.data_path / "inbox", ingestors[0])
         info.drop_root = inbox.root.resolve()
         info.drop_folders = inbox.prepare()
@@ -485,19 +614,42 @@ class _Parts:
 
     def start_sinks(self) -> None:
         """The case sink and the prompt sink, each a consumer group on its own thread."""
+        from connectors.case_sink import GROUP_ID as CASE_GROUP
         from connectors.case_sink import CaseSink
-        from connectors.prompt_sink import PromptSink
+        from connectors.observed import observed_consumer_factory
+        from connectors.prompt_sink import SINK_GROUP, PromptSink
+        from pensionx.metrics import HEALTH, Flag
+        from pensionx.topics import PROMPTS_TOPIC
 
-        case_sink = CaseSink(self.engine, self.codec, self.target)
-        prompt_sink = PromptSink(self.engine, self.codec, self.target)
+        case_ready, prompt_ready = Flag("partitions assigned"), Flag("partitions assigned")
+        HEALTH.add("case sink", case_ready)
+        HEALTH.add("prompt sink", prompt_ready)
+        observe_cases = observed_consumer_factory("case-sink", CASE_GROUP, case_ready)
+        case_sink = CaseSink(self.engine, self.codec, self.target, consumer_factory=observe_cases)
+        observe_prompts = observed_consumer_factory("prompt-sink", SINK_GROUP, prompt_ready)
+        prompt_config = self.target.consumer_config(SINK_GROUP, client_id="pensionx-prompt-sink")
+        prompt_sink = PromptSink(
+            self.engine, self.codec, self.target,
+            consumer_factory=lambda: observe_prompts(PROMPTS_TOPIC, **prompt_config),
+        )  # fmt: skip
         self.closers.extend([case_sink.close, prompt_sink.close])
         self.loop_thread("case-sink", case_sink.run)
         self.loop_thread("prompt-sink", prompt_sink.run)
 
     def start_web(self, info: RunInfo, port: int) -> None:
+        from pensionx.commands.dead_letters import purge_periodically
         from pensionx.web.api import make_app
 
-        web = serve_app("web app", make_app(self.engine), self.host, port)
+        self._add_checks(database=True, kafka=False)
+        # The part that shows dead letters also blanks their raw text past its retention.
+        days = self.settings.dead_letter_raw_retention_days
+        self.loop_thread(
+            "dead-letter-purge", lambda stop: purge_periodically(self.engine, days, stop)
+        )
+        app = make_app(self.engine)
+        # The web page's Operations view adds these /metrics up with this process's own.
+        app.state.metrics_sources = [*self.metrics_sources, *self.settings.metrics_sources]
+        web = serve_app("web app", app, self.host, port)
         self.servers.append(web)
         info.web_url = web.url
 
@@ -519,6 +671,19 @@ class _Parts:
                 log.warning("a part did not stop in time", part=thread.name)
         for server in self.servers:
             server.join(THREAD_JOIN_TIMEOUT_S)
+
+    def _add_checks(self, *, database: bool, kafka: bool) -> None:
+        """Readiness of the parts that need the database (all) and Kafka (the connectors)."""
+        from pensionx.metrics import HEALTH, database_check
+
+        if database:
+            HEALTH.add("database", database_check(self.engine))
+        if kafka:
+            from connectors.observed import BrokerWatch
+
+            watch = BrokerWatch(self.target).start()
+            self.closers.append(watch.stop)
+            HEALTH.add("kafka", watch.check)
 
     def close(self) -> None:
         """Close consumers, producers and the registry server; one failure does not stop

@@ -21,6 +21,7 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 LOG_FORMATS = ("auto", "console", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+STATE_STORES = ("memory", "rocksdb")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,34 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("broker_port", "0", "Port of the embedded broker on 127.0.0.1; 0 picks a free one."),
     Variable(
+        "state_store",
+        "memory",
+        "Where the conflict service keeps its per-person ledgers: `memory` (tests, small "
+        "regions: ~4 KB a person) or `rocksdb` (a province: on disk, memory bounded below).",
+    ),
+    Variable(
+        "rocksdb_block_cache_mib",
+        "128",
+        "RocksDB block cache per table partition a worker holds, in MiB (with `rocksdb`).",
+    ),
+    Variable(
+        "rocksdb_write_buffer_mib",
+        "32",
+        "RocksDB memtable size, in MiB; two per table partition a worker holds (with `rocksdb`).",
+    ),
+    Variable(
+        "metrics_port",
+        "0",
+        "Port of a part's `/healthz`, `/livez` and `/metrics`; 0 picks a free one (printed by "
+        "`pensionx run`). In production set one (9100): probes and Prometheus need it fixed.",
+    ),
+    Variable(
+        "metrics_sources",
+        "",
+        "Other parts' `/metrics` URLs, comma-separated, that the web page's Operations view adds "
+        "up with its own (`pensionx run` passes its workers'). Empty: only what it knows itself.",
+    ),
+    Variable(
         "log_format",
         "auto",
         "`console`, `json`, or `auto` (console on a terminal, JSON lines otherwise).",
@@ -86,6 +115,29 @@ VARIABLES: tuple[Variable, ...] = (
         "upload_max_bytes",
         str(256 * 1024 * 1024),
         "Largest file the HTTP upload endpoint accepts, in bytes (256 MiB); larger gets 413.",
+    ),
+    Variable(
+        "feed_max_decompressed_bytes",
+        str(256 * 1024 * 1024),
+        "Largest text a gzipped feed file may unpack to, in bytes (256 MiB): a gzip bomb is "
+        "rejected (`FILE_TOO_LARGE`) once it gets there.",
+    ),
+    Variable(
+        "feed_max_line_chars",
+        str(64 * 1024),
+        "Longest line a feed file may hold, in characters; a longer one rejects the file "
+        "(`LINE_TOO_LONG`).",
+    ),
+    Variable(
+        "feed_max_columns",
+        "256",
+        "Most columns a CSV header may have; more rejects the file (`TOO_MANY_COLUMNS`).",
+    ),
+    Variable(
+        "dead_letter_raw_retention_days",
+        "90",
+        "Days a dead letter's raw text is kept; then it is blanked (code, message, file and "
+        "line stay) by `pensionx dead-letters purge` and by `pensionx run` once a day.",
     ),
     Variable(
         "agencies_file",
@@ -174,6 +226,11 @@ def _url(schemes: tuple[str, ...]) -> Callable[[Variable, str], str]:
     return parse
 
 
+def _url_list(var: Variable, raw: str) -> tuple[str, ...]:
+    one = _url(("http", "https"))
+    return tuple(one(var, item) for item in raw.split(",") if item.strip())
+
+
 def _without_password(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
@@ -195,9 +252,18 @@ _PARSERS: dict[str, Callable[[Variable, str], Any]] = {
     "partitions": _positive_int,
     "replication_factor": _positive_int,
     "broker_port": _port,
+    "state_store": _choice(STATE_STORES, upper=False),
+    "rocksdb_block_cache_mib": _positive_int,
+    "rocksdb_write_buffer_mib": _positive_int,
+    "metrics_port": _port,
+    "metrics_sources": _url_list,
     "log_format": _choice(LOG_FORMATS, upper=False),
     "log_level": _choice(LOG_LEVELS),
     "upload_max_bytes": _positive_int,
+    "feed_max_decompressed_bytes": _positive_int,
+    "feed_max_line_chars": _positive_int,
+    "feed_max_columns": _positive_int,
+    "dead_letter_raw_retention_days": _positive_int,
 }
 
 
@@ -217,11 +283,20 @@ class Settings:
     partitions: int = 6
     replication_factor: int = 1
     broker_port: int = 0
+    state_store: str = "memory"
+    rocksdb_block_cache_mib: int = 128
+    rocksdb_write_buffer_mib: int = 32
+    metrics_port: int = 0
+    metrics_sources: tuple[str, ...] = ()
     log_format: str = "auto"
     log_level: str = "INFO"
     agencies_file: str = ""
     floors_file: str = ""
     upload_max_bytes: int = 256 * 1024 * 1024
+    feed_max_decompressed_bytes: int = 256 * 1024 * 1024
+    feed_max_line_chars: int = 64 * 1024
+    feed_max_columns: int = 256
+    dead_letter_raw_retention_days: int = 90
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

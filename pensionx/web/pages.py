@@ -107,6 +107,9 @@ def install(app: FastAPI) -> None:
     TEMPLATES.env.globals.update(_helpers())
     for path, endpoint, methods in _ROUTES:
         app.add_api_route(path, endpoint, methods=methods, include_in_schema=False)
+    from pensionx.web import operations
+
+    operations.install(app)  # /operations and /api/operations: the figures of /metrics
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired) -> Response:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pensionx.kafka_config import KafkaTarget
 from pensionx.settings import Settings
+from services.observability import add_operations_arguments, start_operations
 
 CHINA = timezone(timedelta(hours=8), "CST")
 DEFAULT_APP_ID = "pensionx-prompts"
@@ -57,6 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--evaluate-chunk", type=int, default=500, help="enterprises per publish round trip"
     )
     parser.add_argument("--test-kill-after-prompts", type=int, default=None, help=argparse.SUPPRESS)
+    add_operations_arguments(parser)
     args = parser.parse_args(argv)
     if args.mode == "replay" and (args.as_of is None or not args.run_id):
         parser.error("--mode replay needs --as-of and --run-id")
@@ -128,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         bootstrap=target.bootstrap,
         partitions=settings.partitions,
     )
+    start_operations(app, settings, args)
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", args.loglevel]
     app.main()
 

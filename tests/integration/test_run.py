@@ -9,6 +9,7 @@ child (broker, workers) outlives it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -206,4 +207,98 @@ def test_run_takes_dropped_files_to_cases_restores_on_restart_and_leaves_nothing
         restored = re.search(r"restored\s+: (\d+) archived events", banner)
         assert restored is not None, banner
         assert int(restored.group(1)) > 0, banner
+        _interrupt(proc, stderr_path)
+
+
+def _http(url: str) -> tuple[int, str]:
+    """Status and body; a refused connection is status 0 (not serving yet)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http://127.0.0.1
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a /metrics exposition (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return float(sample.value)
+    return 0.0
+
+
+def _total(text: str, name: str, **labels: str) -> float:
+    """The sum of every sample of ``name`` with ``labels`` (e.g. over feeds or rules)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        float(s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and labels.items() <= s.labels.items()
+    )
+
+
+def test_run_serves_health_turning_ready_and_metrics_counting_a_dropped_file(
+    tmp_path: Path,
+) -> None:
+    """Every part's /healthz turns ready (run's own: connectors, sinks, web; each worker's:
+    assigned and recovered), and after a small sample is dropped in, /metrics counts its
+    records in per feed, dead letters per code, events per topic, conflicts per rule."""
+    from pensionx.generator import generate
+
+    data_dir, stderr_path = tmp_path / "var", tmp_path / "run.stderr"
+    with _exchange(data_dir, stderr_path) as (proc, output):
+        banner = _wait_running(output, stderr_path)
+        found = re.search(r"health, metrics : (http://\S+)/healthz", banner)
+        assert found is not None, banner
+        workers = dict(re.findall(r"^\s{4}(\w+)\s*: (http://\S+)/healthz", banner, re.MULTILINE))
+        assert sorted(workers) == ["conflicts", "prompts"], banner
+        parts = {"run": found.group(1), **workers}
+        assert _http(f"{parts['run']}/livez")[0] == 200
+
+        deadline = time.monotonic() + START_TIMEOUT_S
+        health = {name: _http(f"{url}/healthz") for name, url in parts.items()}
+        # A worker has just been started: it is not serving yet (0) or not ready (503).
+        assert health["conflicts"][0] in (0, 503), health
+        while any(s != 200 for s, _ in health.values()) and time.monotonic() < deadline:
+            time.sleep(1.0)
+            health = {name: _http(f"{url}/healthz") for name, url in parts.items()}
+        assert all(status == 200 for status, _ in health.values()), health
+        assert all(_http(f"{url}/livez")[0] == 200 for url in parts.values())
+        checks = json.loads(health["run"][1])["checks"]
+        assert {"database", "kafka", "case sink", "prompt sink", "conflicts worker"} <= set(
+            checks
+        ), checks
+
+        today = datetime.now(UTC).date()
+        key = generate(tmp_path / "sample", enterprises=8, persons=24, seed=3, as_of=today)
+        assert key.conflicts, "the sample plants conflicts"
+        dropped = _drop(tmp_path / "sample", data_dir / "inbox")
+        deadline = time.monotonic() + CASES_TIMEOUT_S
+        run_text, conflicts_text = "", ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            run_text = _http(f"{parts['run']}/metrics")[1]
+            conflicts_text = _http(f"{parts['conflicts']}/metrics")[1]
+            files = _total(run_text, "pensionx_files_in_total")
+            if files >= dropped and _total(conflicts_text, "pensionx_conflicts_total") > 0:
+                break
+            time.sleep(1.0)
+        assert _total(run_text, "pensionx_files_in_total") == dropped, run_text
+        for feed in ("commerce", "tax", "wages", "pension", "audit"):
+            assert _sample(run_text, "pensionx_records_in_total", feed=feed) > 0, feed
+        assert _total(run_text, "pensionx_dead_letters_total") > 0, "the sample plants bad lines"
+        read = _total(run_text, "pensionx_records_in_total")
+        processed = _total(conflicts_text, "pensionx_events_processed_total", part="conflicts")
+        assert 0 < processed <= read, (processed, read)
+        assert _total(conflicts_text, "pensionx_conflicts_total") > 0, conflicts_text
+        assert _sample(conflicts_text, "pensionx_end_to_end_latency_seconds_count") > 0
         _interrupt(proc, stderr_path)
