@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import platform
 import pstats
@@ -57,6 +58,7 @@ from services.conflicts.service import (
     ServiceStats,
     detect_conflicts,
     sort_batch,
+    tune_gc,
 )
 
 RESULTS = Path(__file__).with_name("results-core.json")
@@ -122,6 +124,14 @@ def measure(total: int, rounds: int = ROUNDS) -> dict[str, Any]:
             codec.decode(m.topic, m.value)
         return []
 
+    def ledger_apply(b: int) -> list[tuple[str, ledgers.PersonLedger]]:
+        low, high = batches[b]
+        for person, facts in _group(decoded[low:high]).by_person.items():
+            ledger = load(person)
+            for topic, fact in facts:
+                ledger = ledgers.apply(ledger, fact, topic=topic)
+        return []
+
     def core(b: int) -> list[tuple[str, ledgers.PersonLedger]]:
         low, high = batches[b]
         _, updated = detect_conflicts(_group(decoded[low:high]), load, AS_OF, NOW)
@@ -148,6 +158,7 @@ def measure(total: int, rounds: int = ROUNDS) -> dict[str, Any]:
     runs: dict[str, Run] = {
         "raw_decode": raw_decode,
         "codec_decode": codec_decode,
+        "ledger_apply": ledger_apply,
         "core": core,
         "core_with_decode": core_with_decode,
         "service_batch": service_batch,
@@ -163,6 +174,7 @@ def measure(total: int, rounds: int = ROUNDS) -> dict[str, Any]:
         state.update(service_batch(b))
     profiler.disable()
     rates = {k: round(total / v) for k, v in seconds.items()}
+    per_event = {k: v / total * 1e6 for k, v in seconds.items()}
     return {
         "benchmark": "core",
         "events": total,
@@ -174,7 +186,9 @@ def measure(total: int, rounds: int = ROUNDS) -> dict[str, Any]:
         "fastavro": fastavro.__version__,
         "python": platform.python_version(),
         "events_per_s": rates,
-        "microseconds_per_event": {k: round(v / total * 1e6, 2) for k, v in seconds.items()},
+        "microseconds_per_event": {k: round(v, 2) for k, v in per_event.items()},
+        "stage_microseconds_per_event": _stages(per_event),
+        "gc_thresholds": list(gc.get_threshold()),
         "core_with_decode_vs_raw_decode": round(rates["core_with_decode"] / rates["raw_decode"], 3),
         "service_batch_vs_raw_decode": round(rates["service_batch"] / rates["raw_decode"], 3),
         "target_ratio": TARGET_RATIO,
@@ -183,6 +197,21 @@ def measure(total: int, rounds: int = ROUNDS) -> dict[str, Any]:
         "profile_top_self_s": _top(profiler, "tottime"),
         "profile_top_cumulative_s": _top(profiler, "cumulative"),
     }
+
+
+def _stages(per_event: dict[str, float]) -> dict[str, float]:
+    """Each stage's own cost per event, as differences of the runs (same state, same pass)."""
+    stages = {
+        "avro_decode (codec)": per_event["codec_decode"],
+        "ledger_apply": per_event["ledger_apply"],
+        "rules (refresh)": per_event["core"] - per_event["ledger_apply"],
+        "sort_batch grouping + freshly decoded objects": per_event["core_with_decode"]
+        - per_event["core"]
+        - per_event["codec_decode"],
+        "table write (to_dict) + conflict encode": per_event["service_batch"]
+        - per_event["core_with_decode"],
+    }
+    return {k: round(v, 2) for k, v in stages.items()}
 
 
 def _timed(runs: dict[str, Run], batches: int, rounds: int, state: State) -> dict[str, float]:
@@ -220,14 +249,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--quick", action="store_true", help="12,000 events, 3 rounds")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's GC thresholds instead of the worker's (services.conflicts.tune_gc)",
+    )
     args = parser.parse_args(argv)
     total = 12_000 if args.quick else args.events
+    if not args.default_gc:
+        tune_gc()  # what build_conflict_service does in the worker
     result = measure(total, rounds=3 if args.quick else args.rounds)
     result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
     print(f"{total:,} events, {result['persons']:,} people, batches of {BATCH}, events/s (CPU):")
     for name, rate in result["events_per_s"].items():
         print(f"  {name:<18}{rate:>10,}  ({result['microseconds_per_event'][name]} µs)")
+    print("per stage (µs/event):")
+    for name, us in result["stage_microseconds_per_event"].items():
+        print(f"  {name:<48}{us:>8}")
     ratio = result["core_with_decode_vs_raw_decode"]
     print(f"  core with decode / raw decode: {ratio:.0%} (target {TARGET_RATIO:.0%})")
     print("profile (self seconds):")

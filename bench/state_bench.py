@@ -10,9 +10,20 @@ their sampled record ids, one name). Three stores, each in a fresh subprocess, R
   holds for the ``person-ledgers`` table);
 * ``objects``: a dict person id -> ``PersonLedger`` (what the service's ``LedgerCache`` keeps
   beside the table, for up to 200,000 people);
-* ``rocksdb``: rocksdict with Faust's own ``RocksDBOptions`` (what ``store="rocksdb://"`` opens):
-  key bytes -> JSON bytes; RSS after writing all and after reading a random 10% back, and the
-  size on disk after a flush and a full compaction.
+* ``rocksdb``: rocksdict opened with the options the conflict service gives its table
+  (``services.app.table_options``: a bounded block cache and two memtables per partition store,
+  from ``PENSIONX_ROCKSDB_*``) turned into options exactly as Faust's store does
+  (``RocksDBOptions(**options).as_options()``): key bytes -> JSON bytes. All people written,
+  flushed and compacted, then *every* person read back in random order (a monthly peak reads
+  everyone), so the block cache is as full as it gets; RSS then, RocksDB's own account of its
+  memory (block cache usage against its cap, memtables, index and filter blocks held outside
+  the cache), and the size on disk.
+
+RocksDB's resident memory is modelled as what it is: per partition store a fixed budget (block
+cache cap + memtables), plus index and filter blocks that grow with the people held. Two sizes
+(N/4 and N) give the growth per person of everything but the cache and memtables; the 10M
+figure is ``partitions x (cache cap + 2 x write buffer) + fixed + per-person x 10M``, the
+partitions being ``PENSIONX_PARTITIONS`` (the worst case: one worker holding every partition).
 
 Only the first ``TEMPLATES`` ledgers are built with ``apply``; the rest are the same structure
 with the person id and event ids rewritten (the JSON text re-parsed, so no string is shared
@@ -129,12 +140,21 @@ def measure_store(store: str, n: int, folder: Path) -> dict[str, Any]:
     return out
 
 
+def rocksdb_options() -> dict[str, Any]:
+    """The table options the conflict worker passes to Faust (services.app.table_options)."""
+    from pensionx.settings import Settings
+    from services.app import table_options
+
+    return table_options(Settings.from_env())
+
+
 def _rocksdb(n: int, folder: Path, before: int) -> dict[str, Any]:
     import rocksdict
     from faust.stores.rocksdb import RocksDBOptions
 
+    options = rocksdb_options()
     path = folder / "person-ledgers-0.db"
-    db = rocksdict.Rdict(str(path), options=RocksDBOptions().as_options())
+    db = rocksdict.Rdict(str(path), options=RocksDBOptions(**options).as_options())
     batch = rocksdict.WriteBatch(raw_mode=True)
     value_bytes = 0
     for written, (pid, text) in enumerate(people(n), 1):
@@ -146,26 +166,42 @@ def _rocksdb(n: int, folder: Path, before: int) -> dict[str, Any]:
             batch = rocksdict.WriteBatch(raw_mode=True)
     db.write(batch)
     after_write = rss_bytes()
-    rng = random.Random(9)
-    for i in rng.sample(range(n), max(n // 10, 1)):
-        db[_distinct_person(i).encode()]
-    after_read = rss_bytes()
     db.flush()
     db.compact_range(None, None)
+    order = list(range(n))
+    random.Random(9).shuffle(order)
+    missing = sum(1 for i in order if db.get(_distinct_person(i).encode()) is None)
+    if missing:
+        raise RuntimeError(f"{missing} of {n} people did not read back from RocksDB")
+    gc.collect()
+    after_read = rss_bytes()
+
+    def prop(name: str) -> int:
+        return int(db.property_int_value(name) or 0)
+
+    held = {
+        "block_cache_usage": prop("rocksdb.block-cache-usage"),
+        "block_cache_capacity": prop("rocksdb.block-cache-capacity"),
+        "memtables": prop("rocksdb.size-all-mem-tables"),
+        "index_and_filter": prop("rocksdb.estimate-table-readers-mem"),
+    }
     disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     sst = sum(f.stat().st_size for f in path.rglob("*.sst"))
     db.close()
+    growth = after_read - before
     return {
+        "options": options,
         "value_json_bytes_per_person": round(value_bytes / n),
         "rss_after_write": after_write,
-        "rss_after_random_reads": after_read,
-        # while open, after writing all and reading 10% back: what the worker would hold
-        "rss_growth_open_bytes": after_read - before,
+        "rss_after_reading_all": after_read,
+        # while open, after writing everyone and reading everyone back: what a worker holds
+        "rss_growth_open_bytes": growth,
+        "rocksdb_memory": held,
+        # everything resident but the block cache and memtables, which the model caps per store
+        "rss_beyond_cache_and_memtables": growth - held["block_cache_usage"] - held["memtables"],
         "disk_bytes": disk,
         "sst_bytes": sst,
         "disk_bytes_per_person": round(disk / n),
-        "options": "faust.stores.rocksdb.RocksDBOptions() defaults: 64 MiB x 3 memtables, "
-        "2 GiB block cache cap, bloom filter 3 bits",
     }
 
 
@@ -235,27 +271,56 @@ def summarise(n: int, stores: dict[str, Any]) -> dict[str, Any]:
     }
     rocks = stores.get("rocksdb", {})
     if "disk_bytes" in rocks:
-        # RocksDB's resident memory is mostly bounded buffers (memtables, block cache), not a
-        # cost per person: two sizes separate what grows per person (index and filter blocks,
-        # cached blocks) from what is fixed, and the 10M figure extrapolates only the former.
-        quarter = stores["rocksdb_quarter"]
-        slope = (rocks["rss_growth_open_bytes"] - quarter["rss_growth_open_bytes"]) / (
-            rocks["people"] - quarter["people"]
-        )
-        fixed = rocks["rss_growth_open_bytes"] - slope * rocks["people"]
-        # RSS noise can make the slope slightly negative: then resident memory is flat.
-        slope = max(slope, 0.0)
-        at_target = max(rocks["rss_growth_open_bytes"], fixed + slope * TARGET_PEOPLE)
-        result.update(
-            rocksdb_rss_bytes_per_person_average=rocks["rss_bytes_per_person"],
-            rocksdb_rss_bytes_per_person_marginal=round(slope),
-            rocksdb_rss_fixed_mib=round(fixed / 1024**2),
-            rocksdb_disk_bytes_per_person=rocks["disk_bytes_per_person"],
-            rocksdb_10m_disk_gib=round(rocks["disk_bytes_per_person"] * TARGET_PEOPLE / gib, 2),
-            rocksdb_10m_rss_gib=round(at_target / gib, 2),
-        )
-        result["rocksdb_target_met"] = at_target < TARGET_BYTES
+        result.update(rocksdb_model(rocks, stores["rocksdb_quarter"]))
+        # With RocksDB the LedgerCache also keeps each ledger's stored dict (the store hands
+        # back a new one per read, compared by value), so a full cache costs both.
+        cache = (objects["rss_bytes_per_person"] + memory["rss_bytes_per_person"]) * CACHE_LIMIT
+        worker = result["rocksdb_10m_rss_gib"] * gib + cache
+        result["ledger_cache_full_with_rocksdb_gib"] = round(cache / gib, 2)
+        result["worker_10m_rss_gib"] = round(worker / gib, 2)
+        result["rocksdb_target_met"] = worker < TARGET_BYTES
     return result
+
+
+def rocksdb_model(rocks: dict[str, Any], quarter: dict[str, Any]) -> dict[str, Any]:
+    """RocksDB's resident memory at 10M people: a fixed budget per partition store plus what
+    grows per person (index and filter blocks), from two measured sizes."""
+    from pensionx.settings import Settings
+
+    gib = 1024**3
+    options = rocks["options"]
+    per_store = options["block_cache_size"] + (
+        options["write_buffer_size"] * options["max_write_buffer_number"]
+    )
+    stores = Settings.from_env().partitions
+    # Growth per person of what is resident beyond the (capped) cache and memtables; RSS noise
+    # can make it slightly negative, and RocksDB's own count of index and filter blocks is a
+    # floor for it.
+    slope = (
+        rocks["rss_beyond_cache_and_memtables"] - quarter["rss_beyond_cache_and_memtables"]
+    ) / (rocks["people"] - quarter["people"])
+    index_filter = rocks["rocksdb_memory"]["index_and_filter"] / rocks["people"]
+    slope = max(slope, index_filter, 0.0)
+    fixed = max(rocks["rss_beyond_cache_and_memtables"] - slope * rocks["people"], 0.0)
+    at_target = stores * per_store + fixed + slope * TARGET_PEOPLE
+    held = rocks["rocksdb_memory"]
+    return {
+        "rocksdb_options_per_store": options,
+        "rocksdb_stores_modelled": stores,
+        "rocksdb_fixed_mib_per_store": round(per_store / 1024**2),
+        "rocksdb_cache_bounded": held["block_cache_usage"] <= held["block_cache_capacity"],
+        "rocksdb_cache_usage_mib": round(held["block_cache_usage"] / 1024**2, 1),
+        "rocksdb_rss_after_reading_all_mib": round(rocks["rss_growth_open_bytes"] / 1024**2),
+        "rocksdb_index_filter_bytes_per_person": round(index_filter, 1),
+        "rocksdb_rss_bytes_per_person_marginal": round(slope, 1),
+        # every store's cap and memtables plus what else RocksDB holds: the whole fixed part
+        "rocksdb_rss_fixed_mib": round((stores * per_store + fixed) / 1024**2),
+        "rocksdb_rss_fixed_other_mib": round(fixed / 1024**2),
+        "rocksdb_disk_bytes_per_person": rocks["disk_bytes_per_person"],
+        "rocksdb_10m_disk_gib": round(rocks["disk_bytes_per_person"] * TARGET_PEOPLE / gib, 2),
+        "rocksdb_10m_rss_gib": round(at_target / gib, 2),
+        "rocksdb_target_met": at_target < TARGET_BYTES,
+    }
 
 
 def print_summary(r: dict[str, Any]) -> None:
@@ -272,10 +337,22 @@ def print_summary(r: dict[str, Any]) -> None:
     )
     if "rocksdb_disk_bytes_per_person" in r:
         print(
-            f"  RocksDB (Faust options)  RSS {r['rocksdb_rss_fixed_mib']} MiB fixed +"
-            f" {r['rocksdb_rss_bytes_per_person_marginal']} B/person,"
+            f"  RocksDB (the service's options)  after reading everyone back:"
+            f" RSS +{r['rocksdb_rss_after_reading_all_mib']} MiB, block cache"
+            f" {r['rocksdb_cache_usage_mib']} MiB (bounded: {r['rocksdb_cache_bounded']})"
+        )
+        print(
+            f"    model: {r['rocksdb_stores_modelled']} stores x"
+            f" {r['rocksdb_fixed_mib_per_store']} MiB + {r['rocksdb_rss_fixed_other_mib']} MiB +"
+            f" {r['rocksdb_rss_bytes_per_person_marginal']} B/person"
+            f" (index+filter {r['rocksdb_index_filter_bytes_per_person']} B),"
             f" {r['rocksdb_disk_bytes_per_person']} B/person on disk"
             f"  -> 10M: {r['rocksdb_10m_rss_gib']} GiB RSS, {r['rocksdb_10m_disk_gib']} GiB disk"
+        )
+        print(
+            f"  worker at 10M: RocksDB {r['rocksdb_10m_rss_gib']} GiB + full LedgerCache"
+            f" {r['ledger_cache_full_with_rocksdb_gib']} GiB = {r['worker_10m_rss_gib']} GiB"
+            f" (target < {TARGET_BYTES / 1024**3:.0f} GiB)"
         )
     else:
         print(f"  RocksDB: {r['stores']['rocksdb'].get('skipped')}")

@@ -12,6 +12,85 @@ from pathlib import Path
 from typing import Any
 
 from pensionx.kafka_config import KafkaTarget
+from pensionx.settings import Settings
+
+MIB = 1024**2
+ROCKSDB_MEMTABLES = 2
+"""Memtables per RocksDB store: one filling while the other is flushed (Faust's default is 3)."""
+
+
+ROCKSDB_STORE = "pensionx-rocksdb"
+"""Store scheme of :class:`PartitionedRocksDBStore` (registered with Faust's store registry)."""
+
+
+def store_url(settings: Settings) -> str:
+    """The Faust table store ``PENSIONX_STATE_STORE`` asks for."""
+    return f"{ROCKSDB_STORE}://" if settings.state_store == "rocksdb" else "memory://"
+
+
+def _partitioned_rocksdb_store() -> type[Any]:
+    from faust.stores.rocksdb import Store
+    from kafka.partitioner.default import murmur2
+
+    class PartitionedRocksDBStore(Store):
+        """Faust's RocksDB store, keeping each key in the store of its changelog partition.
+
+        Faust's store puts a key into the RocksDB of the partition of the event being processed
+        (``current_event()``). The conflict service takes events in batches that mix partitions
+        and writes each ledger after the batch, under whichever event is current then, so a
+        person's ledger would land, version by version, in other partitions' stores; a read
+        searching every store can then return a stale version (lost updates, missing conflicts:
+        tests/integration/test_conflict_service.py caught it), and a rebalance moves the wrong
+        keys. For a table with ``use_partitioner`` this store uses the partition the changelog
+        record goes to (murmur2 of the key, as the producer picks it; restoring from the
+        changelog uses it too, and, keys being person ids, so did the input's producer).
+        """
+
+        def _set(self, key: bytes, value: bytes | None) -> None:
+            if not self.table.use_partitioner:
+                super()._set(key, value)
+                return
+            partitions = self.table.partitions or self.app.conf.topic_partitions
+            partition = (murmur2(key) & 0x7FFFFFFF) % partitions
+            self._key_index[key] = partition
+            self._db_for_partition(partition).put(key, value)
+
+    return PartitionedRocksDBStore
+
+
+def register_stores() -> None:
+    """Make ``pensionx-rocksdb://`` a Faust store URL (idempotent)."""
+    from faust.stores import STORES
+
+    if ROCKSDB_STORE not in STORES.aliases:
+        STORES.aliases[ROCKSDB_STORE] = "services.app:PartitionedRocksDBStore"
+
+
+def __getattr__(name: str) -> Any:
+    # The store class is built on first use, so importing this module does not import Faust.
+    if name == "PartitionedRocksDBStore":
+        cls = _partitioned_rocksdb_store()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
+def table_options(settings: Settings) -> dict[str, Any]:
+    """``options=`` for ``app.Table``: the RocksDB store's memory bounds (a memory store
+    ignores them).
+
+    Faust opens one RocksDB store per table partition a worker holds, each with its own block
+    cache and memtables, and passes the table's ``options`` to each store's
+    ``RocksDBOptions`` (faust/stores/rocksdb.py, ``Store.__init__``). Faust's defaults (a
+    2 GiB cache cap and 3 x 64 MiB memtables per store) add up to ~13 GiB on a worker holding
+    6 partitions; with these bounds a store holds at most ``block cache + 2 x write buffer``
+    plus its index and filter blocks (a few bytes per person): bench/state_bench.py.
+    """
+    return {
+        "block_cache_size": settings.rocksdb_block_cache_mib * MIB,
+        "write_buffer_size": settings.rocksdb_write_buffer_mib * MIB,
+        "max_write_buffer_number": ROCKSDB_MEMTABLES,
+    }
 
 
 def create_app(
@@ -28,6 +107,7 @@ def create_app(
     """A configured ``faust.App``; agents and tables are attached by the service modules."""
     import faust
 
+    register_stores()
     conf: dict[str, Any] = {
         **target.faust_config(),
         "store": store,

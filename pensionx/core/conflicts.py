@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import NewType
+from typing import Any, NewType
 
-from pensionx.core.ledger import PersonLedger, normalize_name
+from pensionx.core.ledger import Checked, PersonLedger, normalize_name
 from pensionx.core.months import Month
 from pensionx.core.outputs import Conflict, ConflictStatus, Evidence, Rule
 from pensionx.core.rules import RULES, Finding, RuleSpec
@@ -63,23 +64,59 @@ def fingerprint(conflict: Conflict) -> ConflictFingerprint:
     (The rules word their explanations so that the as-of month appears only where it changes
     the months counted.)
 
-    The text hashed is the dataclass ``repr`` (every field, nested evidence included): as
-    complete as ``asdict`` + JSON and an order of magnitude cheaper, which matters because every
-    firing rule is fingerprinted on every batch that touches its person.
+    The text hashed is the dataclass ``repr`` (every field, nested evidence included) of the
+    conflict with ``detected_at`` at the epoch, written by :func:`state_text`; fingerprints are
+    stored in the ledgers, so this text must stay the same between versions.
     """
-    text = repr(dataclasses.replace(conflict, detected_at=_EPOCH))
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    digest = hashlib.sha256(state_text(conflict).encode()).hexdigest()
     return ConflictFingerprint(f"{conflict.status.value}:{digest[:16]}")
+
+
+def _repr_format(cls: type[Any]) -> tuple[str, Callable[[Any], tuple[Any, ...]]]:
+    names = [f.name for f in dataclasses.fields(cls) if f.repr]
+    text = cls.__qualname__ + "(" + ", ".join(f"{name}={{!r}}" for name in names) + ")"
+    return text, operator.attrgetter(*names)
+
+
+_EVIDENCE_FORMAT, _EVIDENCE_VALUES = _repr_format(Evidence)
+_CONFLICT_FIELDS = [f.name for f in dataclasses.fields(Conflict) if f.repr]
+_CONFLICT_FORMAT = (
+    Conflict.__qualname__
+    + "("
+    + ", ".join(f"{n}={{}}" if n == "evidence" else f"{n}={{!r}}" for n in _CONFLICT_FIELDS)
+    + ")"
+)
+_CONFLICT_VALUES = operator.attrgetter(*_CONFLICT_FIELDS)
+_EVIDENCE_AT = _CONFLICT_FIELDS.index("evidence")
+_DETECTED_AT = _CONFLICT_FIELDS.index("detected_at")
+
+
+def state_text(conflict: Conflict) -> str:
+    """``repr(dataclasses.replace(conflict, detected_at=<epoch>))``, exactly, without the
+    dataclass machinery: that repr (a Python call and a recursion guard per record) was most of
+    the rules' time for a person with many records, and every firing rule is fingerprinted on
+    every batch that changes its person's records. A test holds the two texts equal."""
+    evidence = [_EVIDENCE_FORMAT.format(*_EVIDENCE_VALUES(e)) for e in conflict.evidence]
+    values = list(_CONFLICT_VALUES(conflict))
+    values[_DETECTED_AT] = _EPOCH
+    values[_EVIDENCE_AT] = "(" + ", ".join(evidence) + ("," if len(evidence) == 1 else "") + ")"
+    return _CONFLICT_FORMAT.format(*values)
 
 
 def status_of(print_: ConflictFingerprint) -> ConflictStatus:
     return ConflictStatus(print_.split(":", 1)[0])
 
 
+_RULES_BY_NAME = {r.value: r for r in Rule}
+
+
 def published_fingerprints(ledger: PersonLedger) -> dict[Rule, ConflictFingerprint]:
     """The fingerprints kept in the ledger, by rule (unknown rules from a newer version skipped)."""
-    known = {r.value for r in Rule}
-    return {Rule(k): ConflictFingerprint(v) for k, v in ledger.published.items() if k in known}
+    return {
+        _RULES_BY_NAME[k]: ConflictFingerprint(v)
+        for k, v in ledger.published.items()
+        if k in _RULES_BY_NAME
+    }
 
 
 def remember(ledger: PersonLedger, published: list[Conflict]) -> PersonLedger:
@@ -93,9 +130,44 @@ def remember(ledger: PersonLedger, published: list[Conflict]) -> PersonLedger:
 def refresh(
     ledger: PersonLedger, as_of: Month, detected_at: datetime
 ) -> tuple[PersonLedger, list[Conflict]]:
-    """The conflicts to publish now, and the ledger to store once they are sent."""
-    changed = evaluate(ledger, as_of, detected_at, published_fingerprints(ledger))
-    return remember(ledger, changed), changed
+    """The conflicts to publish now, and the ledger to store once they are sent.
+
+    Evaluating is a pure function of the ledger's facts and ``as_of``, and evaluating again
+    what was just evaluated and remembered publishes nothing. So the rules are run only when
+    something they read has changed since the ledger's last refresh (kept in memory, in
+    :attr:`PersonLedger.checked`): nothing at all when no fact changed (a month inside a known
+    run, a redelivery), and only the rules that read months when only months changed (the
+    monthly payroll). A ledger read back from the table has no memo and runs every rule.
+    """
+    records = (
+        ledger.awards,
+        ledger.cancellations,
+        ledger.deaths,
+        ledger.determinations,
+        ledger.names,
+    )
+    specs: tuple[RuleSpec, ...] = RULES
+    seen = ledger.checked
+    if not ledger.awards and not ledger.deaths and not ledger.published:
+        # Every rule needs a benefit award or a death record, and nothing was published that
+        # could need withdrawing: most people in a monthly peak are settled here.
+        return ledger, []
+    if (
+        seen is not None
+        and seen.as_of == as_of.index
+        and all(now is then for now, then in zip(records, seen.records, strict=True))
+    ):
+        if seen.months is ledger.months:
+            return ledger, []
+        specs = _MONTH_RULES
+    changed = _evaluate(ledger, as_of, detected_at, published_fingerprints(ledger), specs)
+    ledger = remember(ledger, changed)
+    # The memo is not part of the ledger's value (not compared, not stored): set in place.
+    object.__setattr__(ledger, "checked", Checked(as_of.index, records, ledger.months))
+    return ledger, changed
+
+
+_MONTH_RULES = tuple(spec for spec in RULES if spec.reads_months)
 
 
 def evaluate(
@@ -109,13 +181,22 @@ def evaluate(
     ``as_of`` is the month up to which open-ended awards are counted as paid; ``detected_at``
     is stamped on what is returned.
     """
-    previous = previous or {}
+    return _evaluate(ledger, as_of, detected_at, previous or {}, RULES)
+
+
+def _evaluate(
+    ledger: PersonLedger,
+    as_of: Month,
+    detected_at: datetime,
+    previous: Mapping[Rule, ConflictFingerprint],
+    specs: tuple[RuleSpec, ...],
+) -> list[Conflict]:
     if not ledger.awards and not ledger.deaths and not previous:
         # Every rule needs a benefit award or a death record: most people in a monthly peak
         # (contributions and wages only) are settled here without running the rules.
         return []
     changed: list[Conflict] = []
-    for spec in RULES:
+    for spec in specs:
         before = previous.get(spec.rule)
         finding = spec.detect(ledger, as_of)
         if finding is not None:

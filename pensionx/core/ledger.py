@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -137,9 +138,12 @@ class InjuryDetermination:
     region_code: str
 
 
-@dataclass(frozen=True)
-class MonthRun:
-    """Consecutive months ``first..last`` (as :attr:`Month.index`) with sampled record ids."""
+class MonthRun(typing.NamedTuple):
+    """Consecutive months ``first..last`` (as :attr:`Month.index`) with sampled record ids.
+
+    A named tuple rather than a frozen dataclass: one is built for nearly every contribution
+    and wage line, and the rules read its fields often; a tuple does both at C speed.
+    """
 
     first: int
     last: int
@@ -150,6 +154,14 @@ class MonthRun:
 
 
 SeriesKey = tuple[Series, str]  # (series, employer uscc)
+
+
+class Checked(typing.NamedTuple):
+    """What the conflict rules last ran on: see :attr:`PersonLedger.checked`."""
+
+    as_of: int  # Month.index
+    records: tuple[Mapping[Any, Any], ...]  # awards, cancellations, deaths, determinations, names
+    months: Mapping[SeriesKey, tuple[MonthRun, ...]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +178,18 @@ class PersonLedger:
     """Sending agency -> name as spelled in its records -> smallest event id carrying it."""
     published: Mapping[str, str] = field(default_factory=dict)
     """Rule -> fingerprint of the conflict state last published for it."""
+    checked: Checked | None = field(default=None, init=False, compare=False, repr=False)
+    """Memo of :func:`pensionx.core.conflicts.refresh`, never stored: the as-of month and the
+    fact mappings (by identity) the rules last ran on. :func:`apply` carries it along, so a
+    section it changed shows up as a different object; ``dataclasses.replace`` drops it (the
+    rules then simply run again)."""
+    stored: Mapping[object, tuple[object, Any]] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
+    """Memo of :func:`encode`, never stored: section (or series) -> (the object it was encoded
+    from, its encoded form). Carried by :func:`apply` like :attr:`checked`, so storing the
+    next ledger re-encodes only what changed and shares the rest with the previous stored
+    value (which the table or the service's cache holds anyway)."""
 
     def active_awards(self) -> tuple[AwardRecord, ...]:
         """Awards not cancelled, by award id: a cancellation withdraws everything resting on it."""
@@ -255,7 +279,7 @@ def apply(ledger: PersonLedger, event: Event, *, topic: str | None = None) -> Pe
             region_code=event.region_code,
         )
         held = ledger.determinations.get(event.event_id)
-        ledger = dataclasses.replace(
+        ledger = _with(
             ledger, determinations={**ledger.determinations, event.event_id: _pick(held, record)}
         )
     return ledger
@@ -304,7 +328,7 @@ def _apply_award(ledger: PersonLedger, event: BenefitAwarded, topic: str) -> Per
         record.received_at, record.event_id
     ):
         return ledger
-    return dataclasses.replace(ledger, awards={**ledger.awards, event.award_id: record})
+    return _with(ledger, awards={**ledger.awards, event.award_id: record})
 
 
 def _apply_cancellation(ledger: PersonLedger, event: AwardCancelled, topic: str) -> PersonLedger:
@@ -322,9 +346,7 @@ def _apply_cancellation(ledger: PersonLedger, event: AwardCancelled, topic: str)
         record.event_id,
     ):
         return ledger  # the first cancellation is the one that counts
-    return dataclasses.replace(
-        ledger, cancellations={**ledger.cancellations, event.award_id: record}
-    )
+    return _with(ledger, cancellations={**ledger.cancellations, event.award_id: record})
 
 
 def _apply_death(ledger: PersonLedger, event: DeathRecorded, topic: str) -> PersonLedger:
@@ -341,9 +363,7 @@ def _apply_death(ledger: PersonLedger, event: DeathRecorded, topic: str) -> Pers
     )
     ledger = _add_name(ledger, event.source_agency, event.person_name, event.event_id)
     held = ledger.deaths.get(event.event_id)
-    return dataclasses.replace(
-        ledger, deaths={**ledger.deaths, event.event_id: _pick(held, record)}
-    )
+    return _with(ledger, deaths={**ledger.deaths, event.event_id: _pick(held, record)})
 
 
 def _pick(held: _R | None, new: _R) -> _R:
@@ -372,19 +392,62 @@ def _add_name(ledger: PersonLedger, source: str, name: str | None, event_id: str
     seen = ledger.names.get(source, {})
     if name in seen and seen[name] <= event_id:
         return ledger
-    return dataclasses.replace(ledger, names={**ledger.names, source: {**seen, name: event_id}})
+    return _with(ledger, names={**ledger.names, source: {**seen, name: event_id}})
+
+
+def _with(ledger: PersonLedger, **changes: Any) -> PersonLedger:
+    """``dataclasses.replace`` for :func:`apply`, which runs once per event: the frozen
+    ``__init__`` (a checked ``object.__setattr__`` per field) was a large part of an update.
+    The copy keeps :attr:`PersonLedger.checked`, so the rules can tell what changed since."""
+    new = object.__new__(PersonLedger)
+    new.__dict__.update(ledger.__dict__, **changes)
+    return new
 
 
 def _add_month(ledger: PersonLedger, key: SeriesKey, period: Month, event_id: str) -> PersonLedger:
-    runs = merge_runs(
-        (
-            *ledger.months.get(key, ()),
-            MonthRun(period.index, period.index, ((period.index, event_id),)),
-        )
-    )
-    if runs == ledger.months.get(key):
-        return ledger
-    return dataclasses.replace(ledger, months={**ledger.months, key: runs})
+    """The ledger with one more record of ``key`` for ``period``: what :func:`merge_runs` would
+    make of the runs and the new month, computed for the only runs that can change."""
+    index = period.year * 12 + period.month - 1  # Month.index, without the property call
+    sample = (index, event_id)
+    held = ledger.months.get(key, ())
+    # The runs are in order and at least one missing month apart, so the month can only be
+    # inside one run, or extend the run ending just before it and/or the one starting after.
+    count = len(held)
+    if count and held[-1].last < index - 1:  # after every run: a new one at the end
+        low = high = count
+    else:
+        low = 0
+        while low < count and held[low].last < index - 1:
+            low += 1
+        high = low
+        while high < count and held[high].first <= index + 1:
+            high += 1
+    touched = held[low:high]
+    edge = SAMPLE_EDGE
+    if not touched:
+        run = MonthRun(index, index, (sample,))
+    elif len(touched) == 2:  # the month bridges two runs
+        first, last = touched[0].first, touched[1].last
+        run = MonthRun(first, last, _bound((*touched[0].samples, *touched[1].samples, sample)))
+    else:
+        first, last, samples = touched[0].first, touched[0].last, touched[0].samples
+        full = len(samples) >= 2 * edge  # else the run holds every one of its records
+        if index == last + 1:
+            # The usual case, the payroll of the month after the latest: the new sample is the
+            # run's largest, so it replaces the second-largest kept (a full run).
+            kept = samples[:edge] + samples[len(samples) - edge + 1 :] if full else samples
+            run = MonthRun(first, index, (*kept, sample))
+        elif index == first - 1:  # a month before the run: the new smallest sample
+            kept = samples[: edge - 1] + samples[edge:] if full else samples
+            run = MonthRun(index, last, (sample, *kept))
+        elif sample in samples or (full and samples[edge - 1] < sample < samples[-edge]):
+            # A month the run covers, with a record id between the kept ones (or one kept
+            # already: a redelivery). Nothing changes, and the caller stores nothing.
+            return ledger
+        else:
+            run = MonthRun(first, last, _bound((*samples, sample)))
+    runs = (*held[:low], run, *held[high:])
+    return _with(ledger, months={**ledger.months, key: runs})
 
 
 def merge_runs(runs: tuple[MonthRun, ...] | list[MonthRun]) -> tuple[MonthRun, ...]:
@@ -458,8 +521,23 @@ def _field_types(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
     return _FIELD_TYPES[cls]
 
 
+_PLAIN = (str, int, type(None))
+
+
 def _pack(record: object) -> list[object]:
-    return [_to_primitive(getattr(record, name)) for name, _ in _field_types(type(record))]
+    getter = _GETTERS.get(type(record)) or _getter(type(record))
+    # Most fields are str or None: pass them without the isinstance chain of _to_primitive.
+    return [v if type(v) in _PLAIN else _to_primitive(v) for v in getter(record)]
+
+
+_GETTERS: dict[type[Any], Callable[[object], tuple[object, ...]]] = {}
+
+
+def _getter(cls: type[Any]) -> Callable[[object], tuple[object, ...]]:
+    names = [name for name, _ in _field_types(cls)]
+    fetch = operator.attrgetter(*names)
+    _GETTERS[cls] = fetch if len(names) > 1 else lambda record: (fetch(record),)
+    return _GETTERS[cls]
 
 
 def _unpack(cls: type[Any], values: list[Any]) -> Any:
@@ -469,10 +547,21 @@ def _unpack(cls: type[Any], values: list[Any]) -> Any:
 
 
 def _month_int(index: int) -> int:
-    # Plain arithmetic (Month.index is year * 12 + month - 1): this runs for every sample of
-    # every run each time a ledger is stored, and building validated Months was half of it.
+    # Plain arithmetic (Month.index is year * 12 + month - 1), no validated Month.
     year, month0 = divmod(index, 12)
     return year * 100 + month0 + 1
+
+
+class _YearMonths(dict[int, int]):
+    """Month index -> ``YYYYMM``, filled on first use (at most 12 * 9999 entries): this runs
+    for every month of every run each time a ledger is stored, and a lookup is the cheapest."""
+
+    def __missing__(self, index: int) -> int:
+        self[index] = value = _month_int(index)
+        return value
+
+
+_YYYYMM = _YearMonths()
 
 
 def _month_index(value: int) -> int:
@@ -483,29 +572,60 @@ def _month_index(value: int) -> int:
 
 
 def encode(ledger: PersonLedger) -> dict[str, Any]:
-    """The ledger as JSON-able primitives: Decimal as str, dates ISO, months as ``YYYYMM`` ints."""
+    """The ledger as JSON-able primitives: Decimal as str, dates ISO, months as ``YYYYMM`` ints.
+
+    Parts of the result may be shared with the result of encoding an earlier version of the
+    same person's ledger (see :attr:`PersonLedger.stored`): treat it as read-only.
+    """
     out: dict[str, Any] = {"v": FORMAT_VERSION, "id": ledger.person_id}
+    memo = ledger.stored or {}
+    kept: dict[object, tuple[object, Any]] = {}
     for key, attribute, _ in _SECTIONS:
         records: Mapping[str, object] = getattr(ledger, attribute)
         if records:
-            out[key] = [_pack(records[k]) for k in sorted(records)]
+            held = memo.get(key)
+            if held is not None and held[0] is records:
+                packed = held[1]
+            else:
+                packed = [_pack(records[k]) for k in sorted(records)]
+            kept[key] = (records, packed)
+            out[key] = packed
     if ledger.months:
         out["mo"] = {
-            f"{series.value}|{uscc}": [
-                [
-                    _month_int(r.first),
-                    _month_int(r.last),
-                    [[_month_int(i), e] for i, e in r.samples],
-                ]
-                for r in runs
-            ]
+            f"{series.value}|{uscc}": _encode_runs(memo, kept, (series, uscc), runs)
             for (series, uscc), runs in sorted(ledger.months.items())
         }
+    # The memo is not part of the ledger's value (not compared, not stored): set in place.
+    object.__setattr__(ledger, "stored", kept)
     if ledger.names:
         out["nm"] = {source: dict(sorted(names.items())) for source, names in ledger.names.items()}
     if ledger.published:
         out["pub"] = dict(sorted(ledger.published.items()))
     return out
+
+
+def _encode_runs(
+    memo: Mapping[object, tuple[object, Any]],
+    kept: dict[object, tuple[object, Any]],
+    key: SeriesKey,
+    runs: tuple[MonthRun, ...],
+) -> list[Any]:
+    """One series' runs as ``[[first, last, [[month, event id], ...]], ...]``, reusing the
+    encoded form of the series, or of each run, that is the very object encoded last time."""
+    held = memo.get(key)
+    if held is not None and held[0] is runs:
+        encoded: list[Any] = held[1]
+    else:
+        # Ids are safe to match: the runs encoded last time are kept alive by ``held``.
+        earlier = typing.cast(tuple[MonthRun, ...], held[0]) if held else ()
+        before = {id(r): e for r, e in zip(earlier, held[1] if held else (), strict=True)}
+        ym = _YYYYMM
+        encoded = [
+            before.get(id(r)) or [ym[r.first], ym[r.last], [[ym[i], e] for i, e in r.samples]]
+            for r in runs
+        ]
+    kept[key] = (runs, encoded)
+    return encoded
 
 
 def decode(data: Mapping[str, Any]) -> PersonLedger:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -86,14 +86,16 @@ def _ingest(exchange: Exchange, folder: Path) -> None:
         engine.dispose()
 
 
-def _start_worker(exchange: Exchange, app_id: str, tmp: Path) -> subprocess.Popen[bytes]:
+def _start_worker(
+    exchange: Exchange, app_id: str, tmp: Path, store: str = "memory"
+) -> subprocess.Popen[bytes]:
     with (tmp / f"{app_id}.log").open("ab") as log:
         return subprocess.Popen(
             [
                 sys.executable, "-m", "services.conflicts.worker", "--as-of", AS_OF.isoformat(),
                 "--app-id", app_id, "--data-dir", str(tmp / app_id),
             ],
-            env=exchange.env,
+            env={**exchange.env, "PENSIONX_STATE_STORE": store},
             stdout=subprocess.DEVNULL,
             stderr=log,
         )  # fmt: skip
@@ -159,14 +161,16 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
             worker.wait(10)
 
 
+@pytest.mark.parametrize("store", ["memory", "rocksdb"])
 def test_the_service_finds_exactly_the_planted_conflicts(
-    exchange: Exchange, tmp_path: Path
+    exchange: Exchange, tmp_path: Path, store: str
 ) -> None:
-    """Also the replay protocol: after end markers, 'done' means every conflict is out."""
+    """Also the replay protocol: after end markers, 'done' means every conflict is out. With
+    either table store (PENSIONX_STATE_STORE), RocksDB opened with the service's bounds."""
     folder = tmp_path / "feeds"
     key = generate(folder, enterprises=30, persons=200, seed=11, as_of=AS_OF)
     _ingest(exchange, folder)
-    worker = _start_worker(exchange, unique("conflicts"), tmp_path)
+    worker = _start_worker(exchange, unique("conflicts"), tmp_path, store)
     run_id = unique("run")
     expectation = Expectation(direct=INPUT_TOPICS, fan_in=(), partitions=3)
     try:
@@ -196,13 +200,15 @@ def test_the_service_finds_exactly_the_planted_conflicts(
     )
 
 
+@pytest.mark.parametrize("store", ["memory", "rocksdb"])
 def test_a_worker_killed_half_way_and_restarted_ends_with_the_same_conflicts(
-    exchange: Exchange, tmp_path: Path
+    exchange: Exchange, tmp_path: Path, store: str, fault_figures: Callable[[str], None]
 ) -> None:
+    """With RocksDB the restarted worker reopens the killed one's stores (same data dir)."""
     folder = tmp_path / "feeds"
     key = generate(folder, enterprises=30, persons=600, seed=12, as_of=AS_OF)
     app_id = unique("conflicts")
-    worker = _start_worker(exchange, app_id, tmp_path)
+    worker = _start_worker(exchange, app_id, tmp_path, store)
     try:
         reader = ConflictReader(exchange)
         _ingest(exchange, folder)
@@ -213,16 +219,17 @@ def test_a_worker_killed_half_way_and_restarted_ends_with_the_same_conflicts(
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         seen_before_kill = len(reader.latest)
-        worker = _start_worker(exchange, app_id, tmp_path)
+        worker = _start_worker(exchange, app_id, tmp_path, store)
         reader.wait_for(_expected(key), timeout=150, worker=worker)
     finally:
         _stop(worker)
     reader.close()
     missing = _expected(key) - reader.states()
     extra = reader.states() - _expected(key)
-    print(
-        f"\nkilled after {seen_before_kill} conflicts; at the end {len(reader.latest)} "
-        f"distinct in {reader.messages} messages; missing {len(missing)}, extra {len(extra)}"
+    fault_figures(
+        f"conflict worker ({store} store) SIGKILLed after {seen_before_kill} conflicts and "
+        f"restarted: {len(key.conflicts)} expected; at the end {len(reader.latest)} distinct in "
+        f"{reader.messages} messages; lost {len(missing)}, extra {len(extra)}"
     )
     assert not missing
     assert not extra

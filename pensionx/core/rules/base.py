@@ -6,7 +6,7 @@ periods overlap by one month" is a span of length one and adjacent periods do no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -46,6 +46,10 @@ class RuleSpec:
     legal_basis: str
     severity: Severity
     detect: Detector
+    reads_months: bool = True
+    """Whether ``detect`` reads :attr:`PersonLedger.months` (or the tax names that go with the
+    runs' evidence). A rule that does not is skipped when only months changed, the bulk of a
+    monthly peak; leave it True when in doubt (a test checks every rule declared False)."""
 
 
 # --- spans --------------------------------------------------------------------------------
@@ -89,10 +93,24 @@ def month_count(spans: Iterable[Span]) -> int:
     return sum(last - first + 1 for first, last in union(spans))
 
 
+class _MonthTexts(dict[int, str]):
+    """Month index -> ``YYYY-MM``, filled on first use (a validated Month once per month):
+    every piece of evidence states its months, on every evaluation."""
+
+    def __missing__(self, index: int) -> str:
+        self[index] = text = str(Month.from_index(index))
+        return text
+
+
+_MONTH_TEXT = _MonthTexts()
+
+
 def span_text(span: Span) -> str:
     """``2024-04`` for one month, ``2024-04/2024-09`` (ISO 8601 interval) for several."""
-    first, last = Month.from_index(span[0]), Month.from_index(span[1])
-    return str(first) if first == last else f"{first}/{last}"
+    first, last = span
+    if first == last:
+        return _MONTH_TEXT[first]
+    return f"{_MONTH_TEXT[first]}/{_MONTH_TEXT[last]}"
 
 
 def spans_text(spans: Sequence[Span]) -> tuple[str, ...]:
@@ -204,3 +222,16 @@ def awards_by_month(awards: Iterable[AwardRecord], as_of: Month) -> dict[int, li
 def spans_of(indexes: Iterable[int]) -> list[Span]:
     """Month indexes as merged spans."""
     return union((i, i) for i in indexes)
+
+
+def months_by_award(by_month: Mapping[int, list[AwardRecord]]) -> dict[str, list[Span]]:
+    """Award id -> the months of ``by_month`` it is paid in, as spans.
+
+    One pass over the months: testing each award's membership in each month's list compared
+    whole records field by field, the bulk of a rule's time for a person with many awards.
+    """
+    months: dict[str, list[int]] = {}
+    for month, paid in by_month.items():
+        for award in paid:
+            months.setdefault(award.award_id, []).append(month)
+    return {award_id: spans_of(indexes) for award_id, indexes in months.items()}

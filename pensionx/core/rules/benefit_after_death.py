@@ -95,4 +95,4 @@ def detect(ledger: PersonLedger, as_of: Month) -> Finding | None:
     )
 
 
-SPEC = RuleSpec(Rule.BENEFIT_AFTER_DEATH, LEGAL_BASIS, Severity.HIGH, detect)
+SPEC = RuleSpec(Rule.BENEFIT_AFTER_DEATH, LEGAL_BASIS, Severity.HIGH, detect, reads_months=False)

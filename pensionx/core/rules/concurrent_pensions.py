@@ -30,6 +30,7 @@ from pensionx.core.rules.base import (
     awards_by_month,
     money,
     month_count,
+    months_by_award,
     spans_of,
     spans_text,
     total,
@@ -52,9 +53,8 @@ def detect(ledger: PersonLedger, as_of: Month) -> Finding | None:
         {a.award_id: a for paid in overlapping.values() for a in paid}.values(),
         key=lambda a: a.award_id,
     )
-    months_of = {
-        a.award_id: spans_of(m for m, paid in overlapping.items() if a in paid) for a in involved
-    }
+    # (an award id is paid at most once a month: active_awards holds one record per id)
+    months_of = months_by_award(overlapping)
     estimate = total(_excess(paid) for paid in overlapping.values())
     all_months = spans_of(overlapping)
     when = "、".join(spans_text(all_months))
@@ -104,4 +104,4 @@ def _excess(paid: list[AwardRecord]) -> Decimal | None:
     return sum(known, Decimal(0)) - max(known)
 
 
-SPEC = RuleSpec(Rule.CONCURRENT_PENSIONS, LEGAL_BASIS, Severity.HIGH, detect)
+SPEC = RuleSpec(Rule.CONCURRENT_PENSIONS, LEGAL_BASIS, Severity.HIGH, detect, reads_months=False)

@@ -124,4 +124,6 @@ def _all_deaths(ledger: PersonLedger) -> list[DeathRecord]:
     return sorted(ledger.deaths.values(), key=lambda r: (r.date_of_death, r.event_id))
 
 
-SPEC = RuleSpec(Rule.DEATH_BENEFIT_DOUBLE_CLAIM, LEGAL_BASIS, Severity.MEDIUM, detect)
+SPEC = RuleSpec(
+    Rule.DEATH_BENEFIT_DOUBLE_CLAIM, LEGAL_BASIS, Severity.MEDIUM, detect, reads_months=False
+)

@@ -28,6 +28,7 @@ from pensionx.core.rules.base import (
     awards_by_month,
     money,
     month_count,
+    months_by_award,
     spans_of,
     spans_text,
     total,
@@ -41,6 +42,8 @@ _BOTH = frozenset({Benefit.URBAN_EMPLOYEE_PENSION, Benefit.DISABILITY_ALLOWANCE}
 
 def detect(ledger: PersonLedger, as_of: Month) -> Finding | None:
     awards = [a for a in ledger.active_awards() if a.benefit in _BOTH]
+    if {a.benefit for a in awards} != _BOTH:
+        return None  # both kinds are needed in one month, so both among the awards
     both = {
         month: paid
         for month, paid in awards_by_month(awards, as_of).items()
@@ -52,7 +55,8 @@ def detect(ledger: PersonLedger, as_of: Month) -> Finding | None:
         {a.award_id: a for paid in both.values() for a in paid}.values(),
         key=lambda a: (a.benefit.value, a.award_id),
     )
-    months_of = {a.award_id: spans_of(m for m, paid in both.items() if a in paid) for a in involved}
+    # (an award id is paid at most once a month: active_awards holds one record per id)
+    months_of = months_by_award(both)
     estimate = total(_smaller(paid) for paid in both.values())
     all_months = spans_of(both)
     count = month_count(all_months)
@@ -93,4 +97,6 @@ def _smaller(paid: list[AwardRecord]) -> Decimal | None:
     return min(pension, allowance)
 
 
-SPEC = RuleSpec(Rule.PENSION_WITH_DISABILITY_ALLOWANCE, LEGAL_BASIS, Severity.MEDIUM, detect)
+SPEC = RuleSpec(
+    Rule.PENSION_WITH_DISABILITY_ALLOWANCE, LEGAL_BASIS, Severity.MEDIUM, detect, reads_months=False
+)
