@@ -114,15 +114,16 @@ def _workers(
     env: dict[str, str], as_of: date, run_id: str, logs: Path
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
+    # A free metrics port each: two workers on a fixed PENSIONX_METRICS_PORT would collide.
     commands = {
         "conflicts": [
             sys.executable, "-m", "services.conflicts.worker", "--as-of", as_of.isoformat(),
-            "--app-id", f"replay-conflicts-{run_id}",
+            "--app-id", f"replay-conflicts-{run_id}", "--metrics-port", "0",
         ],
         "prompts": [
             sys.executable, "-m", "services.prompts.worker", "--mode", "replay",
             "--as-of", as_of.isoformat(), "--run-id", run_id,
-            "--app-id", f"replay-prompts-{run_id}",
+            "--app-id", f"replay-prompts-{run_id}", "--metrics-port", "0",
         ],
     }  # fmt: skip
     try:
