@@ -11,7 +11,10 @@ At-least-once, and idempotent, so together exactly-once in effect:
 A crash between 2 and 3 redelivers the batch; the same evidence again changes nothing, so the
 case and its history are as if it had been read once. A database that fails in step 2 leaves
 the offsets uncommitted and the consumer is moved back to the batch's first offsets, so the
-batch is retried, not skipped.
+batch is retried, not skipped. A schema registry that cannot be reached is the same kind of
+outage, not a fault of the message: the batch is retried, nothing is dead-lettered
+(:mod:`connectors.outage` tells the two apart). :meth:`CaseSink.run` waits out such outages
+with a growing delay and a warning saying what to do.
 
 ``topic`` is only where to read: values are always decoded as the conflicts contract, so a
 test (or a migration to a renamed topic) can point the sink elsewhere.
@@ -30,14 +33,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from connectors.outage import (
+    Backoff,
+    DependencyUnavailableError,
+    is_transient,
+    registry_unavailable,
+)
 from pensionx.avro.codec import Codec
 from pensionx.cases.repository import receive_conflicts
 from pensionx.core.outputs import Conflict, DeadLetter
 from pensionx.db.dead_letters import save_dead_letters
-from pensionx.errors import BrokerError, DatabaseError, SerializationError
+from pensionx.errors import BrokerError, SerializationError
 from pensionx.kafka_config import KafkaTarget
 from pensionx.logs import get_logger
 from pensionx.topics import CONFLICTS_TOPIC
@@ -46,7 +54,6 @@ log = get_logger(__name__)
 
 GROUP_ID = "pensionx-case-sink"
 DECODE_ERROR = "AVRO_DECODE"
-_RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -130,17 +137,18 @@ class CaseSink:
         return SinkBatch(len(records), changed, len(letters))
 
     def run(self, stop: threading.Event, max_messages: int = 500) -> None:
-        """Store conflicts until ``stop`` is set; a database outage is retried with backoff."""
-        failures = 0
+        """Store conflicts until ``stop`` is set; an outage of the database or the schema
+        registry is retried with backoff (the batch was rewound: nothing is skipped)."""
+        backoff = Backoff("case-sink")
         while not stop.is_set():
             try:
                 self.run_once(max_messages, timeout=0.5)
-                failures = 0
-            except (DatabaseError, sa.exc.SQLAlchemyError) as exc:
-                wait = _RETRY_BACKOFF_S[min(failures, len(_RETRY_BACKOFF_S) - 1)]
-                failures += 1
-                log.warning("case store unavailable, retrying", error=str(exc), retry_in_s=wait)
-                stop.wait(wait)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                backoff.wait(stop, exc)
+            else:
+                backoff.succeeded()
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -154,6 +162,11 @@ class CaseSink:
             try:
                 value = self.codec.decode(CONFLICTS_TOPIC, record.value)
             except SerializationError as exc:
+                if registry_unavailable(exc):  # the registry's fault, not the message's
+                    raise DependencyUnavailableError(
+                        f"cannot decode the conflict at {record.topic} partition "
+                        f"{record.partition} offset {record.offset}: {exc}"
+                    ) from exc
                 letters.append(self._dead_letter(record, str(exc)))
                 continue
             if not isinstance(value, Conflict):  # pragma: no cover - the topic carries one type

@@ -7,7 +7,9 @@ an upsert by ``prompt_id`` that never touches its delivery state (SENT, ACKNOWLE
 the database refuses a batch, the consumer is moved back to the batch's first offsets before the
 error propagates, so a caller that retries does not skip it. A message that does not decode as
 a prompt is logged with its topic, partition and offset and skipped (dead-lettering such
-messages is a later issue).
+messages is a later issue) — unless the fault is the schema registry's, unreachable for now
+(:mod:`connectors.outage`): then the batch is rewound and retried like a database outage.
+:meth:`PromptSink.run` waits out either with a growing delay and a warning saying what to do.
 
 Connector lifecycle (STYLE.md 4): ``setup()`` once, ``run_once()`` per batch (or ``run()`` until
 stopped), ``close()``. :class:`ListConsumer` is the list-backed fake of the Kafka consumer.
@@ -22,6 +24,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
+from connectors.outage import (
+    Backoff,
+    DependencyUnavailableError,
+    is_transient,
+    registry_unavailable,
+)
 from pensionx.avro.codec import Codec
 from pensionx.core.outputs import RegistrationPrompt
 from pensionx.db.prompts import upsert_prompts
@@ -110,21 +118,25 @@ class PromptSink:
         polled = consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_messages)
         report = SinkReport()
         prompts: list[RegistrationPrompt] = []
-        first: dict[Any, int] = {}
-        for partition, messages in polled.items():
-            for message in messages:
-                first.setdefault(partition, message.offset)
-                report.read += 1
-                prompt = self._decode(message)
-                if prompt is None:
-                    report.unreadable += 1
-                else:
-                    prompts.append(prompt)
-        if not report.read:
+        first = {
+            partition: messages[0].offset for partition, messages in polled.items() if messages
+        }
+        if not first:
             return report
         try:
+            # Decoding too: an unreachable registry fails the batch like the database does.
+            for messages in polled.values():
+                for message in messages:
+                    report.read += 1
+                    prompt = self._decode(message)
+                    if prompt is None:
+                        report.unreadable += 1
+                    else:
+                        prompts.append(prompt)
             new = upsert_prompts(self.engine, prompts)
         except Exception:
+            # The position has moved past the batch: move it back, or the next commit would
+            # skip records that were never stored.
             for partition, offset in first.items():
                 consumer.seek(partition, offset)
             raise
@@ -136,16 +148,32 @@ class PromptSink:
     def run(
         self, stop: threading.Event, *, max_messages: int = 500, timeout: float = 1.0
     ) -> SinkReport:
-        """Store batches until ``stop`` is set; the totals."""
+        """Store batches until ``stop`` is set; the totals. An outage of the database or the
+        schema registry is retried with backoff (the batch was rewound: nothing is skipped)."""
         total = SinkReport()
+        backoff = Backoff("prompt-sink")
         while not stop.is_set():
-            total.add(self.run_once(max_messages, timeout))
+            try:
+                report = self.run_once(max_messages, timeout)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                backoff.wait(stop, exc)
+            else:
+                backoff.succeeded()
+                total.add(report)
         return total
 
     def _decode(self, message: Any) -> RegistrationPrompt | None:
         try:
-            value = self.codec.decode(self.topic, message.value or b"")
+            # Always the prompts contract: ``topic`` is only where to read (as the case sink).
+            value = self.codec.decode(PROMPTS_TOPIC, message.value or b"")
         except SerializationError as exc:
+            if registry_unavailable(exc):  # the registry's fault, not the message's
+                raise DependencyUnavailableError(
+                    f"cannot decode the prompt at {message.topic} partition {message.partition} "
+                    f"offset {message.offset}: {exc}"
+                ) from exc
             log.warning(
                 "unreadable message skipped",
                 topic=message.topic,

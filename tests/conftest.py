@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from pensionx.broker import EmbeddedBroker
 from pensionx.kafka_config import KafkaTarget
@@ -26,10 +28,57 @@ from tests.support.postgres import ThrowawayPostgres, postgres_problem
 
 REQUIRE_ALL = os.environ.get("PENSIONX_REQUIRE_ALL_TIERS") == "1"
 
+# Property tests run the same examples on every run (CI and the laptop alike), so a red build is
+# reproducible and never a matter of luck; no deadline, because two cores shared with brokers
+# make timings meaningless. HYPOTHESIS_PROFILE=explore searches with fresh random examples
+# (1,000 per test where the test does not set its own budget).
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "explore", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 def unique(prefix: str) -> str:
     """A fresh topic or group name for one test."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+FAULT_FIGURES = "fault_figures"
+_figures: list[tuple[str, str]] = []  # (test id, figures), in the order the tests ran
+
+
+@pytest.fixture
+def fault_figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Report a fault test's figures (records in, outputs out, lost, duplicated).
+
+    Printed (seen with ``-s`` or on failure) and kept as a user property, from which
+    :func:`pytest_terminal_summary` repeats every test's figures after the run, passed or not:
+    pytest would otherwise show a passing test's output to nobody.
+    """
+
+    def report(text: str) -> None:
+        print(f"\nFAULT FIGURES: {text}")
+        request.node.user_properties.append((FAULT_FIGURES, text))
+
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _figures.extend(
+            (report.nodeid, str(text)) for name, text in report.user_properties
+            if name == FAULT_FIGURES
+        )  # fmt: skip
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _figures:
+        terminalreporter.section("fault figures")
+        for nodeid, text in _figures:
+            terminalreporter.write_line(f"FAULT FIGURES {nodeid}: {text}")
 
 
 def _skip_or_fail(reason: str) -> None:

@@ -12,8 +12,10 @@ Why this shape (NOTES-KAFKA.md: per-event machinery, repartition hops and per-up
 writes are what cost in Faust):
 
 * Values are read as raw bytes and decoded once, in the agent, by the project's codec; a
-  message that does not decode is logged with topic, partition and offset and skipped. (Sending
-  such poison messages to the dead-letter topic is a later issue.) BENEFIT_AWARD records on
+  message that does not decode (wrong magic byte, unknown schema id, garbage, another schema's
+  value) becomes a dead letter on ``exchange.dead-letters.v1`` naming its topic, partition and
+  offset — the same letter the conflict service writes — acknowledged before the batch's state
+  is written, and the partition keeps moving. BENEFIT_AWARD records on
   ``pension.records.v1`` are keyed by person and decoded only to be ignored.
 * Tax records are keyed by person, so they must be repartitioned by enterprise. The router does
   not forward them one by one: it folds each batch into one partial
@@ -50,7 +52,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pensionx.avro.codec import Codec
@@ -59,8 +61,10 @@ from pensionx.core.enterprise import EnterpriseState
 from pensionx.core.floors import FloorTable
 from pensionx.core.outputs import RegistrationPrompt
 from pensionx.core.prompts import due_prompts, mark_issued, replay_prompts
+from pensionx.errors import SerializationError
 from pensionx.logs import get_logger
-from pensionx.topics import PROMPTS_TOPIC
+from pensionx.topics import DEAD_LETTERS_TOPIC, PROMPTS_TOPIC
+from services.conflicts.service import poison_letter
 from services.markers import (
     CONTROL_TOPIC,
     Done,
@@ -69,6 +73,7 @@ from services.markers import (
     MarkerTracker,
     partition_for,
 )
+from services.observability import count_prompt_inputs, count_prompts
 from services.prompts.batches import (
     Poison,
     RawRecord,
@@ -155,6 +160,7 @@ class PromptService:
         active_partitions: Callable[[], set[int]],
         ready: Callable[[], bool],
         monotonic: Callable[[], float] = time.monotonic,
+        dead_letters_topic: Any | None = None,
     ) -> None:
         if mode == "replay" and (as_of is None or not run_id):
             raise ValueError("a replay needs its as-of date and run id")
@@ -178,6 +184,7 @@ class PromptService:
         self._done_counts: dict[tuple[str, int], dict[str, int]] = {}
         self._published = 0
         self.monotonic = monotonic
+        self.dead_letters_topic = dead_letters_topic  # None: poison is only logged (unit tests)
         # When each enterprise's facts last changed on this worker (in memory: after a restart
         # every restored enterprise counts as settled, its facts having stood still meanwhile).
         self._changed_at: dict[str, float] = {}
@@ -188,7 +195,7 @@ class PromptService:
 
     async def on_tax_batch(self, records: Iterable[RawRecord]) -> None:
         batch = route_tax_batch(self.codec, records)
-        _log_poison(batch.poison)
+        await self._dead_letter(batch.poison)
         for step in batch.steps:
             if isinstance(step, EndMarker):
                 await self._forward(step)
@@ -220,11 +227,30 @@ class PromptService:
             ]
         )
 
+    async def _dead_letter(self, poison: list[Poison]) -> None:
+        """Log each poison message and send its dead letter; return once all are acknowledged,
+        so the batch's offsets (committed after the batch) never pass an unrecorded one."""
+        _log_poison(poison)
+        if not poison or self.dead_letters_topic is None:
+            return
+        now = datetime.now(UTC)
+        letters = [poison_letter(p.record, SerializationError(p.error), now) for p in poison]
+        await _acknowledged(
+            [
+                await self.dead_letters_topic.send(
+                    key=(letter.topic or letter.feed).encode("utf-8"),
+                    value=self.codec.encode(DEAD_LETTERS_TOPIC, letter),
+                    force=True,
+                )
+                for letter in letters
+            ]
+        )
+
     # --- the enterprise agent --------------------------------------------------------------
 
     async def on_enterprise_batch(self, records: Iterable[RawRecord]) -> None:
         batch = read_enterprise_batch(self.codec, records, self.facts_topic_name)
-        _log_poison(batch.poison)
+        await self._dead_letter(batch.poison)
         async with self._lock:
             changed: dict[str, EnterpriseState] = {}
             for uscc, updates in batch.updates.items():
@@ -320,6 +346,7 @@ class PromptService:
                 ]
             )
             self._published += len(outgoing)
+            count_prompts(outgoing)
             self._maybe_die()
         return marked
 
@@ -442,6 +469,7 @@ def build_prompt_service(
         prompts_topic=app.topic(PROMPTS, **raw),
         facts_topic=facts,
         control_topic=app.topic(CONTROL_TOPIC, **raw),
+        dead_letters_topic=app.topic(DEAD_LETTERS_TOPIC, **raw),
         facts_topic_name=facts_name,
         partitions=partitions,
         clock=clock,
@@ -459,10 +487,12 @@ def build_prompt_service(
 
     async def route_tax(stream: Any) -> None:
         async for events in stream.take_events(options.batch_size, within=options.batch_within):
+            count_prompt_inputs([e.message for e in events], by_enterprise=False)
             await _or_exit(service.on_tax_batch([_raw(e) for e in events]))
 
     async def fold_enterprises(stream: Any) -> None:
         async for events in stream.take_events(options.batch_size, within=options.batch_within):
+            count_prompt_inputs([e.message for e in events], by_enterprise=True)
             await _or_exit(service.on_enterprise_batch([_raw(e) for e in events]))
 
     app.agent(tax_inputs, name="prompts-tax-router")(route_tax)

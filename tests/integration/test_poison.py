@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -164,7 +164,7 @@ class Reader:
 
 
 def test_poison_on_every_input_becomes_dead_letters_and_the_conflicts_still_come(
-    exchange: Exchange, tmp_path: Path
+    exchange: Exchange, tmp_path: Path, fault_figures: Callable[[str], None]
 ) -> None:
     rng = random.Random(10)
     folder = tmp_path / "feeds"
@@ -223,8 +223,9 @@ def test_poison_on_every_input_becomes_dead_letters_and_the_conflicts_still_come
     dead = undecodable()
     copies = sum(1 for d in letters.values if d.error_code == "UNDECODABLE_MESSAGE")
     by_kind = {kind: sum(1 for k in poison.values() if k == kind) for kind in KINDS}
-    print(
-        f"\npoison sent: {len(poison)} ({', '.join(f'{n} {k}' for k, n in by_kind.items())}) "
+    kinds = ", ".join(f"{n} {k}" for k, n in by_kind.items())
+    fault_figures(
+        f"conflict service poison: sent {len(poison)} ({kinds}) "
         f"on {len(INPUT_TOPICS)} topics x {PARTITIONS} partitions; dead letters received: "
         f"{len(dead)} distinct in {copies} messages ({len(letters.values) - copies} other dead "
         f"letters from the files), {len(set(poison) - set(dead))} missing, "

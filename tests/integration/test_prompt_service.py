@@ -271,7 +271,9 @@ def test_replay_publishes_the_answer_keys_prompts_each_once(
         assert priorities[(expected.kind, expected.uscc, expected.period)] == expected.priority
 
 
-def test_a_worker_killed_half_way_loses_no_prompt(feeds: Feeds, exchange: Exchange) -> None:
+def test_a_worker_killed_half_way_loses_no_prompt(
+    feeds: Feeds, exchange: Exchange, fault_figures: Callable[[str], None]
+) -> None:
     files = feed_files(feeds.folder)
     half = len(files) // 2
     worker = Worker(exchange, run_id=uuid.uuid4().hex[:12])
@@ -309,3 +311,10 @@ def test_a_worker_killed_half_way_loses_no_prompt(feeds: Feeds, exchange: Exchan
     assert report.new == len(feeds.expected_ids)
     stored = list_prompts(exchange.engine, limit=10_000)
     assert sorted(s.prompt.prompt_id for s in stored) == sorted(feeds.expected_ids)
+    fault_figures(
+        f"prompt worker SIGKILLed twice (mid-stream, and between a prompt's acknowledgement and "
+        f"its recording): files in {len(files)}; prompts {len(set(ids))} distinct in {len(ids)} "
+        f"messages, expected {len(feeds.expected_ids)}, lost "
+        f"{len(feeds.expected_ids - set(ids))}, extra {len(set(ids) - feeds.expected_ids)}; "
+        f"stored {len(stored)}"
+    )

@@ -51,11 +51,15 @@ def postgres_problem() -> str | None:
 class ThrowawayPostgres:
     """A private PostgreSQL cluster; ``url`` is a SQLAlchemy URL for its ``postgres`` database."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable_commits: bool = False) -> None:
+        # Off by default (faster); a test that crashes the server needs a commit to be on disk
+        # when the client is told it happened, or the crash may undo it (synchronous_commit).
+        self._synchronous_commit = "on" if durable_commits else "off"
         self.url = os.environ.get("PENSIONX_TEST_POSTGRES_URL", "")
         self._dir: Path | None = None
         self._bin: Path | None = None
         self._as_user: list[str] = []
+        self._options = ""
 
     def _run(self, *argv: str) -> None:
         result = subprocess.run(
@@ -85,19 +89,42 @@ class ThrowawayPostgres:
         )  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={self._dir} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+            f"-c fsync=off -c synchronous_commit={self._synchronous_commit} "
+            "-c full_page_writes=off -c max_connections=50"
         )
+        self._options = options
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        self.resume()
+        return self
+
+    @property
+    def can_halt(self) -> bool:
+        """True when this is our own server, which :meth:`halt` may take away (not a server
+        named by PENSIONX_TEST_POSTGRES_URL)."""
+        return self._dir is not None
+
+    def halt(self) -> None:
+        """Take the server away as a crash would (``pg_ctl stop -m immediate``), keeping its
+        data for :meth:`resume`: the outage a fault test needs."""
+        assert self._dir is not None, "not our own server"
+        assert self._bin is not None
+        self._run(str(self._bin / "pg_ctl"), "-D", str(self._dir / "data"), "-m", "immediate",
+                  "-w", "stop")  # fmt: skip
+
+    def resume(self) -> None:
+        """Start the server (again) on the same port and data; return once it accepts."""
+        assert self._dir is not None, "not our own server"
+        assert self._bin is not None
         self._run(
-            str(self._bin / "pg_ctl"), "-D", str(data), "-o", options,
+            str(self._bin / "pg_ctl"), "-D", str(self._dir / "data"), "-o", self._options,
             "-l", str(self._dir / "server.log"), "-w", "-t", "60", "start",
         )  # fmt: skip
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
                 break
             time.sleep(0.1)
-        return self
 
     def stop(self) -> None:
         if self._dir is None or self._bin is None:

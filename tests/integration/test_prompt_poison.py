@@ -1,0 +1,180 @@
+"""Poison messages on every input of the prompt service: dead letters, and the partitions move.
+
+The prompt service's counterpart of ``test_poison.py``. Four kinds of poison go onto every
+partition of each of its four inputs — a wrong magic byte, an unknown schema id, garbage bytes,
+and a *valid* Avro value of another topic's schema (a wage record on the commerce topic, a
+commerce registration on the others) — once before the good data and once after it. The good
+data is a generated feed, ingested through the connector; the worker runs as its own process
+in replay mode.
+
+Each poison message must come out on ``exchange.dead-letters.v1`` naming its topic, partition
+and offset (exactly those the broker gave it), and the replay must still finish — every
+partition's end marker sits *behind* the poison, so a partition that stalled on a value it
+cannot decode would never report done — with exactly the answer key's prompts.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastavro.utils import generate_one
+from kafka import KafkaProducer
+
+from pensionx.avro import schemas
+from pensionx.avro.codec import Codec, header
+from pensionx.bootstrap import make_codec, open_database
+from pensionx.broker import EmbeddedBroker
+from pensionx.core.outputs import DeadLetter, PromptKind
+from pensionx.core.prompts import prompt_id
+from pensionx.generator import generate
+from pensionx.kafka_config import KafkaTarget
+from pensionx.runtime import publish_embedded_broker
+from pensionx.settings import Settings
+from pensionx.topics import DEAD_LETTERS_TOPIC, create_topics
+from services.markers import ensure_control_topic
+from services.prompts import input_topics
+from tests.integration.test_poison import KINDS, UNKNOWN_SCHEMA_ID, Reader
+from tests.integration.test_prompt_service import Exchange, Worker, read_prompts
+from tests.unit.test_replay_answer_key import enterprise_states, expected_prompt_keys, feed_files
+
+pytestmark = pytest.mark.integration
+
+AS_OF = date(2026, 11, 20)
+PARTITIONS = 3
+COMMERCE = "commerce.business-registrations.v1"
+WAGES = "tax.wages.v1"
+
+Where = tuple[str, int, int]  # topic, partition, offset
+
+
+@pytest.fixture
+def exchange(tmp_path: Path) -> Iterator[Exchange]:
+    """A fresh embedded broker with the contract topics; the worker shares the data dir."""
+    with EmbeddedBroker() as broker:
+        target = KafkaTarget((broker.bootstrap,), embedded=True)
+        create_topics(target, partitions=PARTITIONS)
+        ensure_control_topic(target)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PENSIONX_")}
+        env |= {
+            "PENSIONX_DATA_DIR": str(tmp_path / "data"),
+            "PENSIONX_PARTITIONS": str(PARTITIONS),
+            "PENSIONX_LOG_FORMAT": "json",
+        }
+        settings = Settings.from_env(env)
+        publish_embedded_broker(settings, broker.bootstrap)
+        engine = open_database(settings)
+        try:
+            yield Exchange(target, env, engine, make_codec(settings, engine), tmp_path)
+        finally:
+            engine.dispose()
+
+
+def poison_value(kind: str, topic: str, codec: Codec, rng: random.Random) -> bytes:
+    """One value of ``kind`` that does not decode on ``topic``."""
+    if kind == "wrong magic byte":
+        return b"\x01" + header(codec.schema_id(WAGES))[1:] + b"\x02\x04ab"
+    if kind == "unknown schema id":
+        return header(UNKNOWN_SCHEMA_ID) + b"\x02\x04ab"
+    if kind == "garbage":
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+    other = WAGES if topic == COMMERCE else COMMERCE  # valid Avro, framed with its own id
+    return codec.encode_raw(other, generate_one(schemas.parsed_topic_schema(other)))
+
+
+def send_poison(exchange: Exchange, rng: random.Random) -> dict[Where, str]:
+    """Every kind on every input, on every partition; where the broker put each."""
+    producer = KafkaProducer(**exchange.target.producer_config(client_id="poison"))
+    sent: dict[Where, str] = {}
+    try:
+        futures = [
+            (
+                producer.send(
+                    topic,
+                    key=f"poison-{rng.randrange(10**9)}".encode(),
+                    value=poison_value(kind, topic, exchange.codec, rng),
+                    partition=partition,
+                ),
+                kind,
+            )
+            for topic in input_topics()
+            for partition in range(PARTITIONS)
+            for kind in KINDS
+        ]
+        producer.flush(30)
+        for future, kind in futures:
+            meta = future.get(timeout=30)
+            sent[(meta.topic, meta.partition, meta.offset)] = kind
+    finally:
+        producer.close(10)
+    return sent
+
+
+def test_poison_on_every_input_of_the_prompt_service_becomes_dead_letters(
+    exchange: Exchange, tmp_path: Path, fault_figures: Callable[[str], None]
+) -> None:
+    rng = random.Random(41)
+    folder = tmp_path / "feeds"
+    key = generate(folder, enterprises=15, persons=50, seed=41, as_of=AS_OF, bad_rate=0.0)
+    expected = expected_prompt_keys(key, enterprise_states(folder, AS_OF))
+    assert expected, "the generated feed should call for prompts"
+    expected_ids = {prompt_id(PromptKind(kind), uscc, period) for kind, uscc, period in expected}
+
+    started = time.monotonic()
+    poison = send_poison(exchange, rng)  # before the good data on every partition
+    exchange.ingest(feed_files(folder))
+    poison |= send_poison(exchange, rng)  # and after it, before the end markers
+    worker = Worker(exchange, run_id=uuid.uuid4().hex[:12])
+    letters = Reader(exchange, DEAD_LETTERS_TOPIC)  # type: ignore[arg-type]  # same fields
+    try:
+        worker.start()
+        done = worker.finish()  # every partition: all its poison was passed
+        prompts = read_prompts(exchange, at_least=len(expected))
+
+        def undecodable() -> dict[Where, DeadLetter]:
+            out: dict[Where, DeadLetter] = {}
+            for d in letters.values:
+                assert isinstance(d, DeadLetter)
+                if d.error_code == "UNDECODABLE_MESSAGE":
+                    assert d.topic is not None
+                    assert d.partition is not None
+                    assert d.offset is not None
+                    out[(d.topic, d.partition, d.offset)] = d
+            return out
+
+        deadline = time.monotonic() + 30  # acknowledged before done: already on the topic
+        while time.monotonic() < deadline and set(undecodable()) != set(poison):
+            letters.poll()
+        settle = time.monotonic() + 2  # anything extra must show up before we judge
+        while time.monotonic() < settle:
+            letters.poll()
+    finally:
+        worker.kill()
+        letters.close()
+
+    dead = undecodable()
+    copies = sum(1 for d in letters.values if d.error_code == "UNDECODABLE_MESSAGE")
+    got = {p.prompt_id for p in prompts}
+    by_kind = {kind: sum(1 for k in poison.values() if k == kind) for kind in KINDS}
+    fault_figures(
+        f"prompt service poison: sent {len(poison)} "
+        f"({', '.join(f'{n} {k}' for k, n in by_kind.items())}) on {len(input_topics())} topics "
+        f"x {PARTITIONS} partitions; dead letters {len(dead)} distinct in {copies} messages, "
+        f"{len(set(poison) - set(dead))} missing, {len(set(dead) - set(poison))} extra; "
+        f"partitions done {len(done)} of {PARTITIONS}; prompts {len(got)} distinct in "
+        f"{len(prompts)} messages, expected {len(expected_ids)} (missing "
+        f"{len(expected_ids - got)}, extra {len(got - expected_ids)}); "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    assert sorted(done) == list(range(PARTITIONS))
+    assert set(dead) == set(poison)
+    for where, letter in dead.items():
+        assert letter.feed == where[0].split(".", 1)[0]
+        assert f"{where[0]}[{where[1]}]@{where[2]}" in letter.message_en
+    assert got == expected_ids
