@@ -41,17 +41,26 @@ def _partitioned_rocksdb_store() -> type[Any]:
         person's ledger would land, version by version, in other partitions' stores; a read
         searching every store can then return a stale version (lost updates, missing conflicts:
         tests/integration/test_conflict_service.py caught it), and a rebalance moves the wrong
-        keys. For a table with ``use_partitioner`` this store uses the partition the changelog
-        record goes to (murmur2 of the key, as the producer picks it; restoring from the
-        changelog uses it too, and, keys being person ids, so did the input's producer).
+        keys. The service therefore says which partition a ledger belongs to (:meth:`put_at`:
+        the input partition its person's events came in on, which is also the changelog
+        partition it sends the record to, and the one recovery restores it into).
         """
+
+        def put_at(self, key: Any, value: Any, partition: int) -> None:
+            """Store ``key`` in the store of ``partition`` (no changelog send)."""
+            raw_key, raw_value = self._encode_key(key), self._encode_value(value)
+            self._key_index[raw_key] = partition
+            self._db_for_partition(partition).put(raw_key, raw_value)
 
         def _set(self, key: bytes, value: bytes | None) -> None:
             if not self.table.use_partitioner:
                 super()._set(key, value)
                 return
+            # A write without a partition (not the service's path): hash the person id as the
+            # input's producer did (murmur2 of the raw id), not the table's JSON-quoted key.
+            raw = key[1:-1] if key[:1] == b'"' and key[-1:] == b'"' else key
             partitions = self.table.partitions or self.app.conf.topic_partitions
-            partition = (murmur2(key) & 0x7FFFFFFF) % partitions
+            partition = (murmur2(raw) & 0x7FFFFFFF) % partitions
             self._key_index[key] = partition
             self._db_for_partition(partition).put(key, value)
 

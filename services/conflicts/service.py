@@ -9,9 +9,13 @@ person lives in the ``person-ledgers`` table on the worker that owns that person
 
 Cost. Faust's per-event machinery is the ceiling (NOTES-KAFKA.md: a bare agent ~4,500 events/s),
 so the agent reads raw bytes, decodes each value once, takes events in batches, and writes each
-changed ledger once per batch instead of once per event. Because a batch mixes partitions, the
-table uses the producer's partitioner (``use_partitioner=True``): a key's changelog partition is
-the murmur2 hash of the person id, the same hash kafka-python used to place the input record.
+changed ledger once per batch instead of once per event. A person's ledger is written to the
+changelog partition numbered like the input partition that person's events came in on — what
+Faust does for a table updated inside an agent, and what its assignor relies on: a worker that
+takes input partition *p* recovers changelog partition *p*. (A batch mixes partitions, so the
+service names the partition itself; the producer's partitioner would hash the table's
+JSON-quoted key, not the raw person id the input was placed by, and put four ledgers in five
+in another worker's changelog partition.)
 
 At-least-once, idempotent out. Per batch, the conflicts are sent and *acknowledged* before the
 ledgers that remember them are written: a crash can make the next worker publish a conflict
@@ -289,7 +293,9 @@ def build_conflict_service(
             # Sent and acknowledged before the table remembers them: never lost on a crash.
             await send_all(conflicts, batch.letters)
             count_conflict_batch([e.message for e in events], conflicts, batch.letters)
-            await store_ledgers(app, table, cache, updated)
+            # where each person's events came in: their ledger's changelog partition
+            came_in = {e.message.key: e.message.partition for e in events}
+            await store_ledgers(app, table, cache, updated, came_in)
             await report_done(batch.markers)
             counters.ledger_writes += len(updated)
             counters.events += len(events)
@@ -302,7 +308,11 @@ def build_conflict_service(
 
 
 async def store_ledgers(
-    app: Any, table: Any, cache: LedgerCache, updated: list[tuple[str, ledgers.PersonLedger]]
+    app: Any,
+    table: Any,
+    cache: LedgerCache,
+    updated: list[tuple[str, ledgers.PersonLedger]],
+    came_in: Mapping[bytes, int] | None = None,
 ) -> None:
     """Write the batch's changed ledgers to the table and its changelog, and wait for the
     changelog to acknowledge them.
@@ -312,9 +322,14 @@ async def store_ledgers(
     partitioning, a sensor call): ~160 µs of CPU per event in bench.stream_bench, where nine
     events in ten change a ledger. So the store is written directly and the changelog records are
     handed straight to the producer — the same records (key and value in the JSON of the
-    table's codecs, the key a quoted person id; partition: the producer's murmur2 of that key,
-    as ``use_partitioner`` gives, and as :class:`services.app.PartitionedRocksDBStore`
-    files it), so recovery reads them as before (tests/unit/test_conflict_changelog.py).
+    table's codecs, the key a quoted person id), so recovery reads them as before
+    (tests/unit/test_conflict_changelog.py).
+
+    ``came_in`` maps a person id (the raw input key) to the input partition their events came
+    in on: the ledger goes to the changelog partition of that number, and a RocksDB store files
+    it there too, so that the worker owning input partition *p* — and recovering changelog
+    partition *p* — has every ledger it needs. Without it (tests) the producer's partitioner
+    decides.
     Waiting for the acknowledgements here, before the batch's offsets can be committed, is
     stronger than Faust's buffered send (flushed only at commit time).
     """
@@ -323,13 +338,20 @@ async def store_ledgers(
     producer = app.producer
     changelog = table.changelog_topic.get_topic_name()
     pending = []
+    store = table.data
+    put_at = getattr(store, "put_at", None)  # services.app.PartitionedRocksDBStore
     for person, ledger in updated:
         stored = ledger.to_dict()
-        table.data[person] = stored  # the local store only: no changelog send
+        partition = came_in.get(person.encode()) if came_in is not None else None
+        # the local store only: no changelog send
+        if partition is not None and put_at is not None:
+            put_at(person, stored, partition)
+        else:
+            store[person] = stored
         cache.put(person, stored, ledger)
         value = _CHANGELOG_JSON.encode(stored).encode()
         key = _CHANGELOG_JSON.encode(person).encode()
-        pending.append(await producer.send(changelog, key, value, None, None, None))
+        pending.append(await producer.send(changelog, key, value, partition, None, None))
     # As Faust's own changelog callback does: a RocksDB store remembers the last offset it
     # holds per partition, so recovery after a restart reads only what came after it.
     latest: dict[Any, int] = {}

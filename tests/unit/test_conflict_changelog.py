@@ -2,9 +2,10 @@
 
 ``store_ledgers`` bypasses ``table[key] = value`` (Faust's per-key send path) for speed, so a
 restarted worker's recovery — Faust reading the changelog with the table's codecs — depends on
-it writing the same key and value bytes, to the table's changelog topic, with the partition
-left to the producer (``use_partitioner``). The test builds the real Faust app and table (no
-broker is contacted) and records what reaches the producer.
+it writing the same key and value bytes, to the table's changelog topic — and to the changelog
+partition numbered like the input partition the person's events came in on, which is the one
+Faust's assignor gives to the worker owning that input partition. The tests build the real Faust
+app and table (no broker is contacted) and record what reaches the producer.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 
 from faust.serializers import codecs
 from faust.types import TP
+from kafka.partitioner.default import murmur2
 
 from pensionx.avro import Codec, InMemorySchemaRegistry
 from pensionx.core.ledger import PersonLedger
 from pensionx.core.months import Month
 from pensionx.kafka_config import KafkaTarget
-from services.app import create_app
+from services.app import create_app, register_stores
 from services.conflicts.service import (
     TABLE_NAME,
     LedgerCache,
@@ -50,7 +52,8 @@ class RecordingProducer:
         self.sent.append((topic, key, value, partition))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         index = len(self.sent) - 1
-        future.set_result(SimpleNamespace(topic_partition=TP(topic, index % 2), offset=100 + index))
+        at = index % 2 if partition is None else partition
+        future.set_result(SimpleNamespace(topic_partition=TP(topic, at), offset=100 + index))
         return future
 
 
@@ -100,3 +103,62 @@ def test_changelog_records_are_what_fausts_table_would_write_and_read(tmp_path: 
     assert cache.get(other, table.data[other]) is second
     # the highest acknowledged offset per changelog partition, as Faust's callback keeps it
     assert persisted == {TP(changelog, 0): 102, TP(changelog, 1): 101}
+
+
+def _app_and_table(tmp_path: Path, partitions: int, store: str = "memory://") -> tuple[Any, Any]:
+    app = create_app(
+        "pensionx-changelog-partition-test",
+        KafkaTarget(bootstrap_servers=("127.0.0.1:9",), embedded=False),
+        partitions=partitions,
+        data_dir=tmp_path,
+        store=store,
+    )
+    build_conflict_service(
+        app, Codec(InMemorySchemaRegistry()), as_of=lambda: Month(2026, 11), partitions=partitions
+    )
+    return app, app.tables[TABLE_NAME]
+
+
+def test_a_ledger_goes_to_the_changelog_partition_its_events_came_in_on(tmp_path: Path) -> None:
+    """Partitioning the changelog by the table's key would hash the JSON-quoted id, which lands
+    most people in another partition than their input: after a rebalance the worker owning
+    their input partition would recover the wrong ledgers and miss theirs."""
+    partitions = 6
+    _, table = _app_and_table(tmp_path, partitions)
+    by_quoted_key = (murmur2(f'"{PERSON_ID}"'.encode()) & 0x7FFFFFFF) % partitions
+    by_raw_id = (murmur2(PERSON_ID.encode()) & 0x7FFFFFFF) % partitions
+    assert by_quoted_key != by_raw_id  # the case the test is about
+    producer = RecordingProducer()
+    first = ledger_of(contributions("2026-01", "2026-03"))
+    asyncio.run(
+        store_ledgers(
+            SimpleNamespace(producer=producer),
+            table,
+            LedgerCache(),
+            [(PERSON_ID, first)],
+            {PERSON_ID.encode(): by_raw_id},
+        )
+    )
+    [(_, _, _, partition)] = producer.sent
+    assert partition == by_raw_id
+
+
+def test_a_rocksdb_store_files_the_ledger_under_that_partition(tmp_path: Path) -> None:
+    register_stores()
+    _, table = _app_and_table(tmp_path, 4, store="pensionx-rocksdb://")
+    store = table.data
+    store.set_persisted_offset = lambda tp, offset: None
+    first = ledger_of(contributions("2026-01", "2026-03"))
+    asyncio.run(
+        store_ledgers(
+            SimpleNamespace(producer=RecordingProducer()),
+            table,
+            LedgerCache(),
+            [(PERSON_ID, first)],
+            {PERSON_ID.encode(): 3},
+        )
+    )
+    key = codecs.dumps(table.key_serializer, PERSON_ID)
+    assert store._db_for_partition(3).get(key) is not None
+    assert all(store._db_for_partition(p).get(key) is None for p in (0, 1, 2))
+    assert table.data[PERSON_ID] == first.to_dict()
