@@ -236,6 +236,10 @@ def run_workers(
     first = min(s["first"] for s in final if s["first"] is not None)
     last = max(s["last"] for s in final if s["last"] is not None)
     done = sum(s["events"] - s.get("offset", 0) for s in final)
+    cpu_s = sum(s["cpu_last"] - s["cpu_first"] for s in final if "cpu_first" in s)
+    cpu_events = sum(
+        s["cpu_events_last"] - s["cpu_events_first"] for s in final if "cpu_first" in s
+    )
     return {
         "workers": workers,
         "events": total,
@@ -243,6 +247,9 @@ def run_workers(
         "seconds": round(last - first, 3),
         "events_per_s": round(done / (last - first)),
         "per_worker_events": [s["events"] for s in final],
+        # the workers' CPU time (all threads) per event, from the first progress report that
+        # saw events to the last: steadier than the rate on a machine shared with other work
+        "cpu_us_per_event": round(cpu_s / cpu_events * 1e6, 1) if cpu_events else None,
         "produce_seconds": round(produce_s, 3),
         "detail": [s.get("detail") for s in final],
     }
@@ -368,7 +375,10 @@ def report(broker: str, total: int, runs: dict[str, dict[str, Any]], aiokafka_ra
     print(f"{total:,} events on 4 topics x {PARTITIONS} partitions ({result['broker']})")
     for name, rate in rates.items():
         if name != "conflict_service":
-            print(f"  {name:26}{rate:>10,} events/s")
+            cpu = runs[name].get("cpu_us_per_event") if name in runs else None
+            print(
+                f"  {name:26}{rate:>10,} events/s" + (f"  {cpu:7.1f} µs CPU/event" if cpu else "")
+            )
     if "service_vs_bare_faust" in result:
         print(f"  service (1 worker) / bare Faust agent: {result['service_vs_bare_faust']:.0%}"
               " (target 60%)")  # fmt: skip
