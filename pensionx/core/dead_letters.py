@@ -73,6 +73,19 @@ class DeadLetterCode(StrEnum):
 
 UNKNOWN_FEED_NAME = "unknown"  # the ``feed`` of a dead letter for a file no feed claims
 
+# The raw text a dead letter keeps. A record may be long (a quoted CSV field may span lines up
+# to the line limit), and a dead letter over Kafka's default 1 MB message size could not be
+# published, which would stop its file; a clerk needs the start of the record, not all of it.
+MAX_RAW_CHARS = 16_384
+
+
+def kept_raw_text(raw_text: str) -> str:
+    """``raw_text`` as a dead letter keeps it: whole up to :data:`MAX_RAW_CHARS`, else its
+    start and a note of how long it was."""
+    if len(raw_text) <= MAX_RAW_CHARS:
+        return raw_text
+    return f"{raw_text[:MAX_RAW_CHARS]}… [cut: {len(raw_text):,} characters in all]"
+
 
 def dead_letter_id(feed: str, file_name: str, line: int | None, raw_text: str) -> str:
     """``dl:`` + 32 hex digits of sha256 over feed, file name, line and raw text.
@@ -98,8 +111,9 @@ def dead_letter_for(
     """The dead letter for one record (``line`` given) or a whole file (``line`` None).
 
     The messages start with where the problem is (第 12 行 / line 12, or the file), because a
-    clerk reads them next to the file, not next to the code. The raw text is kept exactly;
-    hiding identity numbers from readers who are not auditors is the output side's job.
+    clerk reads them next to the file, not next to the code. The raw text is kept exactly (up
+    to :data:`MAX_RAW_CHARS`; the id covers all of it); hiding identity numbers from readers who
+    are not auditors is the output side's job.
     """
     if line is None:
         where_zh, where_en = f"文件 {file_name}：", f"file {file_name}: "
@@ -111,7 +125,7 @@ def dead_letter_for(
         error_code=error.code,
         message_zh=where_zh + error.message_zh,
         message_en=where_en + error.message_en,
-        raw_text=raw_text,
+        raw_text=kept_raw_text(raw_text),
         received_at=received_at,
         file=file_name,
         line=line,

@@ -23,7 +23,13 @@ from pensionx.core.codes import (
     RegistrationEventType,
     SourceAgency,
 )
-from pensionx.core.dead_letters import DeadLetterCode, dead_letter_for, dead_letter_id
+from pensionx.core.dead_letters import (
+    MAX_RAW_CHARS,
+    DeadLetterCode,
+    dead_letter_for,
+    dead_letter_id,
+    kept_raw_text,
+)
 from pensionx.core.events import (
     AUDIT_OFFICE,
     COMMERCE_BUREAU,
@@ -485,6 +491,26 @@ def test_a_dead_letter_says_the_line_in_both_languages_and_keeps_the_raw_text() 
         raw,
     )
     assert letter.received_at == RECEIVED
+
+
+def test_a_very_long_record_keeps_its_start_and_its_length_within_a_kafka_message() -> None:
+    problem = refused(Feed.TAX, {**TAX, "person_id": "110105194912310021"})
+    raw = "110105194912310021," + "养" * 600_000  # ~1.8 MB of UTF-8: over Kafka's 1 MB default
+    letter = dead_letter_for(
+        feed="tax", file_name="t.csv", line=3, raw_text=raw, error=problem, received_at=RECEIVED
+    )
+    assert letter.raw_text.startswith(raw[:MAX_RAW_CHARS])
+    assert letter.raw_text.endswith(f"[cut: {len(raw):,} characters in all]")
+    assert len(letter.raw_text.encode()) < 100_000
+    # the id still covers the whole record: another long record with the same start differs
+    other = dead_letter_for(
+        feed="tax", file_name="t.csv", line=3, raw_text=raw + "x", error=problem,
+        received_at=RECEIVED,
+    )  # fmt: skip
+    assert other.raw_text[:MAX_RAW_CHARS] == letter.raw_text[:MAX_RAW_CHARS]
+    assert other.dead_letter_id != letter.dead_letter_id
+    short = "a,b"
+    assert kept_raw_text(short) == short
 
 
 def test_a_dead_letter_id_is_the_same_on_a_replay_and_differs_by_place_and_text() -> None:
