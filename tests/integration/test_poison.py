@@ -143,6 +143,20 @@ def start_worker(exchange: Exchange, app_id: str, tmp: Path) -> subprocess.Popen
         )  # fmt: skip
 
 
+def undecodable_letters(values: list[object]) -> dict[Where, DeadLetter]:
+    """The UNDECODABLE_MESSAGE dead letters among ``values``, by the place they name (each must
+    name its topic, partition and offset)."""
+    out: dict[Where, DeadLetter] = {}
+    for d in values:
+        assert isinstance(d, DeadLetter)
+        if d.error_code == "UNDECODABLE_MESSAGE":
+            assert d.topic is not None
+            assert d.partition is not None
+            assert d.offset is not None
+            out[(d.topic, d.partition, d.offset)] = d
+    return out
+
+
 class Reader:
     """Reads a topic's every partition from the beginning, decoding with the exchange's codec."""
 
@@ -181,15 +195,7 @@ def test_poison_on_every_input_becomes_dead_letters_and_the_conflicts_still_come
     conflicts = Reader(exchange, CONFLICTS_TOPIC)
 
     def undecodable() -> dict[Where, DeadLetter]:
-        out: dict[Where, DeadLetter] = {}
-        for d in letters.values:
-            assert isinstance(d, DeadLetter)
-            if d.error_code == "UNDECODABLE_MESSAGE":
-                assert d.topic is not None
-                assert d.partition is not None
-                assert d.offset is not None
-                out[(d.topic, d.partition, d.offset)] = d
-        return out
+        return undecodable_letters(letters.values)
 
     def found() -> set[tuple[str, str, str, str]]:
         latest = {c.conflict_id: c for c in conflicts.values if isinstance(c, Conflict)}

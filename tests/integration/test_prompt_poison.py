@@ -15,11 +15,10 @@ cannot decode would never report done — with exactly the answer key's prompts.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -29,51 +28,31 @@ from kafka import KafkaProducer
 
 from pensionx.avro import schemas
 from pensionx.avro.codec import Codec, header
-from pensionx.bootstrap import make_codec, open_database
-from pensionx.broker import EmbeddedBroker
 from pensionx.core.outputs import DeadLetter, PromptKind
 from pensionx.core.prompts import prompt_id
 from pensionx.generator import generate
-from pensionx.kafka_config import KafkaTarget
-from pensionx.runtime import publish_embedded_broker
-from pensionx.settings import Settings
-from pensionx.topics import DEAD_LETTERS_TOPIC, create_topics
-from services.markers import ensure_control_topic
+from pensionx.topics import DEAD_LETTERS_TOPIC
 from services.prompts import input_topics
-from tests.integration.test_poison import KINDS, UNKNOWN_SCHEMA_ID, Reader
+from tests.integration import test_prompt_service
+from tests.integration.test_poison import (
+    KINDS,
+    UNKNOWN_SCHEMA_ID,
+    Reader,
+    Where,
+    undecodable_letters,
+)
 from tests.integration.test_prompt_service import Exchange, Worker, read_prompts
 from tests.unit.test_replay_answer_key import enterprise_states, expected_prompt_keys, feed_files
 
 pytestmark = pytest.mark.integration
 
+# the prompt service tests' broker, topics and data dir, shared by this module's test
+exchange = test_prompt_service.exchange
+
 AS_OF = date(2026, 11, 20)
 PARTITIONS = 3
 COMMERCE = "commerce.business-registrations.v1"
 WAGES = "tax.wages.v1"
-
-Where = tuple[str, int, int]  # topic, partition, offset
-
-
-@pytest.fixture
-def exchange(tmp_path: Path) -> Iterator[Exchange]:
-    """A fresh embedded broker with the contract topics; the worker shares the data dir."""
-    with EmbeddedBroker() as broker:
-        target = KafkaTarget((broker.bootstrap,), embedded=True)
-        create_topics(target, partitions=PARTITIONS)
-        ensure_control_topic(target)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PENSIONX_")}
-        env |= {
-            "PENSIONX_DATA_DIR": str(tmp_path / "data"),
-            "PENSIONX_PARTITIONS": str(PARTITIONS),
-            "PENSIONX_LOG_FORMAT": "json",
-        }
-        settings = Settings.from_env(env)
-        publish_embedded_broker(settings, broker.bootstrap)
-        engine = open_database(settings)
-        try:
-            yield Exchange(target, env, engine, make_codec(settings, engine), tmp_path)
-        finally:
-            engine.dispose()
 
 
 def poison_value(kind: str, topic: str, codec: Codec, rng: random.Random) -> bytes:
@@ -138,15 +117,7 @@ def test_poison_on_every_input_of_the_prompt_service_becomes_dead_letters(
         prompts = read_prompts(exchange, at_least=len(expected))
 
         def undecodable() -> dict[Where, DeadLetter]:
-            out: dict[Where, DeadLetter] = {}
-            for d in letters.values:
-                assert isinstance(d, DeadLetter)
-                if d.error_code == "UNDECODABLE_MESSAGE":
-                    assert d.topic is not None
-                    assert d.partition is not None
-                    assert d.offset is not None
-                    out[(d.topic, d.partition, d.offset)] = d
-            return out
+            return undecodable_letters(letters.values)
 
         deadline = time.monotonic() + 30  # acknowledged before done: already on the topic
         while time.monotonic() < deadline and set(undecodable()) != set(poison):
