@@ -112,6 +112,8 @@ def test_one_broker_killed_mid_feed_and_restarted_outputs_exactly_the_answer_key
             prompt_worker.check_alive()
             assert time.monotonic() < deadline, "no conflict came out before the kill"
             reader.poll()
+        # the prompt worker too: a worker still starting when a node dies is another test
+        prompt_worker.wait_ready(timeout=max(1.0, deadline - time.monotonic()))
         before_kill = len(reader.latest)
         cluster.stop_node(victim.index, hard=True)
         killed_at = time.monotonic()

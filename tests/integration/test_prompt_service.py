@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from connectors.prompt_sink import PromptSink, SinkReport
 from connectors.publisher import KafkaPublisher
 from pensionx.avro.codec import Codec
 from pensionx.bootstrap import make_codec, open_database
-from pensionx.broker import EmbeddedBroker
+from pensionx.broker import EmbeddedBroker, free_port
 from pensionx.core.outputs import PromptKind, RegistrationPrompt
 from pensionx.core.prompts import prompt_id
 from pensionx.db.prompts import list_prompts
@@ -125,6 +126,7 @@ class Worker:
         self.app_id = unique("prompts")
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.health_url = ""
 
     @property
     def log_path(self) -> Path:
@@ -132,11 +134,13 @@ class Worker:
 
     def start(self, *extra: str) -> None:
         self.starts += 1
+        port = free_port()
+        self.health_url = f"http://127.0.0.1:{port}/healthz"
         command = [
             sys.executable, "-m", "services.prompts.worker",
             "--mode", "replay", "--as-of", AS_OF.isoformat(), "--run-id", self.run_id,
             "--app-id", self.app_id, "--datadir", str(self.exchange.tmp / "faust"),
-            "--batch-within", "0.2", "--loglevel", "info", *extra,
+            "--batch-within", "0.2", "--loglevel", "info", "--metrics-port", str(port), *extra,
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -151,6 +155,16 @@ class Worker:
         if self.process is not None and self.process.poll() is not None:
             tail = self.log_path.read_text(errors="replace")[-3000:]
             pytest.fail(f"the prompt worker exited ({self.process.returncode}):\n{tail}")
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Until the worker's /healthz says ready: assigned its partitions, tables recovered."""
+        deadline = time.monotonic() + timeout
+        while not _ready(self.health_url):
+            self.check_alive()
+            assert time.monotonic() < deadline, (
+                f"the prompt worker was not ready in {timeout:.0f} s"
+            )
+            time.sleep(0.2)
 
     def wait_for_exit(self, timeout: float) -> int:
         assert self.process is not None
@@ -186,6 +200,14 @@ class Worker:
             resend=resend_unless_dead,
             resend_every=5,
         )
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http://127.0.0.1
+            return bool(response.status == 200)
+    except OSError:  # refused (not serving yet) or 503 (HTTPError is an OSError)
+        return False
 
 
 def read_prompts(exchange: Exchange, *, at_least: int = 0, timeout: float = 30) -> list[Any]:
