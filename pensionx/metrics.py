@@ -22,6 +22,7 @@ on a fresh :class:`~prometheus_client.CollectorRegistry`.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import Counter as Tally
@@ -298,10 +299,15 @@ class _Handler(BaseHTTPRequestHandler):
 class _OperationsHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], metrics: Metrics, health: Health) -> None:
+    def __init__(self, sock: socket.socket, metrics: Metrics, health: Health) -> None:
         self.metrics = metrics
         self.health = health
-        super().__init__(address, _Handler)
+        address = sock.getsockname()[:2]
+        super().__init__(address, _Handler, bind_and_activate=False)
+        self.socket.close()  # the one socketserver made; ``sock`` is already bound and listening
+        self.socket = sock
+        self.server_address = address
+        self.server_name, self.server_port = str(address[0]), int(address[1])  # as server_bind sets
 
 
 @dataclass
@@ -323,18 +329,42 @@ class OperationsServer:
         self._thread.join(5)
 
 
-def serve_operations(
-    host: str, port: int, *, metrics: Metrics = METRICS, health: Health = HEALTH
-) -> OperationsServer:
-    """Listen on ``host:port`` (0: a free port) and answer on a daemon thread."""
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` (0: a free port), for a server in this process or,
+    inherited, in a worker child (``--metrics-fd``).
+
+    `pensionx run` binds its workers' ports itself and hands each child its socket: a port only
+    *chosen* free and bound later by the child can be taken meanwhile — once by an outgoing
+    connection's ephemeral port, which then failed every restart of that worker.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
     try:
-        server = _OperationsHTTPServer((host, port), metrics, health)
+        sock.bind((host, port))
+        sock.listen(ThreadingHTTPServer.request_queue_size)
     except OSError as exc:
+        sock.close()
         raise MetricsServerError(
             f"cannot serve /healthz and /metrics on {host}:{port}: {exc.strerror}. Stop whatever "
             f"holds it (`ss -ltnp | grep :{port}`), or set PENSIONX_METRICS_PORT (or "
             "--metrics-port) to another port, 0 for a free one."
         ) from exc
+    return sock
+
+
+def serve_operations(
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    metrics: Metrics = METRICS,
+    health: Health = HEALTH,
+) -> OperationsServer:
+    """Answer on a daemon thread, on ``sock`` if given (already listening: see :func:`listen`),
+    else on ``host:port`` (0: a free port)."""
+    listening = sock if sock is not None else listen(host, port)
+    server = _OperationsHTTPServer(listening, metrics, health)
     thread = threading.Thread(target=server.serve_forever, name="operations", daemon=True)
     thread.start()
     bound = int(server.server_address[1])

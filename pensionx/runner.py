@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -179,6 +179,7 @@ class Child:
     started_at: float = 0.0
     failures: int = 0
     restart_at: float | None = None
+    pass_fds: tuple[int, ...] = ()  # its health and metrics socket, bound by `run` (why: there)
     _log: IO[bytes] | None = None
 
     def start(self) -> None:
@@ -193,6 +194,7 @@ class Child:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+            pass_fds=self.pass_fds,
             preexec_fn=_child_setup,  # noqa: PLW1509 - only a preloaded libc call
         )
         self.started_at = time.monotonic()
@@ -244,13 +246,19 @@ class Child:
 def worker_children(
     parts: tuple[str, ...],
     logs: Path,
-    metrics_ports: dict[str, int] | None = None,
+    metrics_sockets: Mapping[str, socket.socket] | None = None,
     metrics_host: str = "127.0.0.1",
 ) -> list[Child]:
     """The worker processes ``parts`` asks for, as `replay` starts them but in live mode; each
-    serves its health and metrics on its port in ``metrics_ports``."""
+    serves its health and metrics on its listening socket in ``metrics_sockets``, inherited.
+
+    The socket, not a port number: a port chosen free here and bound by the child seconds later
+    can be taken meanwhile (an outgoing connection's ephemeral port once took one, and every
+    restart of that worker then failed on it). Bound here and held for the whole run, it is the
+    worker's across restarts too.
+    """
     py = sys.executable
-    ports = metrics_ports or {}
+    sockets = metrics_sockets or {}
     children = []
     if "conflicts" in parts:
         argv = [py, "-m", "services.conflicts.worker"]
@@ -260,8 +268,10 @@ def worker_children(
         argv += ["--tick-seconds", str(PROMPT_TICK_S), "--settle-seconds", str(PROMPT_SETTLE_S)]
         children.append(Child("prompts", argv, logs / "prompts.log"))
     for child in children:
-        if child.name in ports:
-            child.argv += ["--metrics-port", str(ports[child.name]), "--metrics-host", metrics_host]
+        if child.name in sockets:
+            fd = sockets[child.name].fileno()
+            child.argv += ["--metrics-fd", str(fd), "--metrics-host", metrics_host]
+            child.pass_fds = (fd,)
     return children
 
 
@@ -274,19 +284,15 @@ def metrics_ports(parts: tuple[str, ...], port: int) -> tuple[int | None, dict[s
 
     `run` serves on ``port`` when it runs a part as a thread; a worker gets ``port`` itself
     when it is the only part (``--only conflicts``: the pod's one port), else the next ports
-    in order — or, with ``port`` 0, a free port each, chosen here so the banner can say it.
+    in order — or, with ``port`` 0, 0 each: a free port, found when `run` binds it.
     """
-    from pensionx.broker import free_port
-
     threads = [p for p in parts if p not in WORKER_PARTS]
     workers = [p for p in parts if p in WORKER_PARTS]
     own = port if threads else None
     if not threads and len(workers) == 1:
-        return None, {workers[0]: port or free_port()}
+        return None, {workers[0]: port}
     offset = 1 if threads else 0
-    return own, {
-        name: (port + i + offset if port else free_port()) for i, name in enumerate(workers)
-    }
+    return own, {name: (port + i + offset if port else 0) for i, name in enumerate(workers)}
 
 
 # --- threads ----------------------------------------------------------------------------------
@@ -532,11 +538,19 @@ class _Parts:
 
     def plan_workers(self, info: RunInfo, parts: tuple[str, ...]) -> list[Child]:
         """The worker children ``parts`` needs, each told its health and metrics port."""
+        from pensionx.metrics import listen
+
         self.metrics_port, ports = metrics_ports(parts, self.settings.metrics_port)
-        children = worker_children(parts, self.settings.data_path / "logs", ports, self.host)
+        sockets = {}
+        for name, port in ports.items():
+            sockets[name] = listen(self.host, port)
+            self.closers.append(sockets[name].close)
+        children = worker_children(parts, self.settings.data_path / "logs", sockets, self.host)
         wildcard = self.host in ("0.0.0.0", "", "::")  # noqa: S104 - a comparison, not a bind
         local = "127.0.0.1" if wildcard else self.host
-        info.worker_metrics = {name: f"http://{local}:{port}" for name, port in ports.items()}
+        info.worker_metrics = {
+            name: f"http://{local}:{sock.getsockname()[1]}" for name, sock in sockets.items()
+        }
         self.metrics_sources = [f"{url}/metrics" for url in info.worker_metrics.values()]
         return children
 

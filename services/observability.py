@@ -10,6 +10,7 @@ a standby, caught up by definition.
 from __future__ import annotations
 
 import argparse
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -173,6 +174,13 @@ def add_operations_arguments(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1",
         help="address /healthz and /metrics listen on (0.0.0.0 in a container)",
     )
+    parser.add_argument(
+        "--metrics-fd",
+        type=int,
+        default=None,
+        help="serve on this inherited, already listening socket instead (`pensionx run` binds "
+        "its workers' ports itself and passes them so)",
+    )
 
 
 def start_operations(app: Any, settings: Settings, args: argparse.Namespace) -> None:
@@ -181,4 +189,5 @@ def start_operations(app: Any, settings: Settings, args: argparse.Namespace) -> 
 
     instrument_worker(app)
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
-    serve_operations(args.metrics_host, port)
+    inherited = None if args.metrics_fd is None else socket.socket(fileno=args.metrics_fd)
+    serve_operations(args.metrics_host, port, sock=inherited)

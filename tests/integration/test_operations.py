@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +28,7 @@ from pensionx.metrics import (
     Metrics,
     MetricsServerError,
     OperationsServer,
+    listen,
     serve_operations,
 )
 from pensionx.web.api import make_app
@@ -84,6 +88,41 @@ def test_a_taken_port_fails_with_what_to_do(
     _, _, server = worker
     with pytest.raises(MetricsServerError, match="PENSIONX_METRICS_PORT"):
         serve_operations("127.0.0.1", server.port)
+
+
+CHILD_SERVER = """
+import socket, sys, time
+from pensionx.metrics import serve_operations
+serve_operations("127.0.0.1", 0, sock=socket.socket(fileno=int(sys.argv[1])))
+time.sleep(60)
+"""
+
+
+def test_a_worker_child_serves_on_the_socket_run_holds_for_it_across_restarts() -> None:
+    """`pensionx run` binds each worker's port and passes the socket down (``--metrics-fd``): a
+    child dying and restarting finds its port still there, never taken by anything else."""
+    sock = listen("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/livez"
+    try:
+        for _restart in range(2):
+            child = subprocess.Popen(
+                [sys.executable, "-c", CHILD_SERVER, str(sock.fileno())], pass_fds=(sock.fileno(),)
+            )
+            try:
+                deadline = time.monotonic() + 30
+                while True:  # the parent listens already: the request waits for the child's accept
+                    assert child.poll() is None, "the child could not serve on the socket"
+                    status = _get(url)[0]
+                    if status == 200 or time.monotonic() > deadline:
+                        break
+                assert status == 200
+            finally:
+                child.kill()
+                child.wait(10)
+        with pytest.raises(MetricsServerError, match="PENSIONX_METRICS_PORT"):
+            listen("127.0.0.1", sock.getsockname()[1])  # held by run between the children
+    finally:
+        sock.close()
 
 
 @pytest.fixture

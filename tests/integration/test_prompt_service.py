@@ -31,13 +31,14 @@ from connectors.prompt_sink import PromptSink, SinkReport
 from connectors.publisher import KafkaPublisher
 from pensionx.avro.codec import Codec
 from pensionx.bootstrap import make_codec, open_database
-from pensionx.broker import EmbeddedBroker, free_port
+from pensionx.broker import EmbeddedBroker
 from pensionx.core.outputs import PromptKind, RegistrationPrompt
 from pensionx.core.prompts import prompt_id
 from pensionx.db.prompts import list_prompts
 from pensionx.generator import generate
 from pensionx.generator.answer_key import AnswerKey
 from pensionx.kafka_config import KafkaTarget
+from pensionx.metrics import listen
 from pensionx.runtime import publish_embedded_broker
 from pensionx.settings import Settings
 from pensionx.topics import create_topics, list_topics
@@ -134,13 +135,16 @@ class Worker:
 
     def start(self, *extra: str) -> None:
         self.starts += 1
-        port = free_port()
-        self.health_url = f"http://127.0.0.1:{port}/healthz"
+        # bound here and inherited, as `pensionx run` does: a port merely chosen free could be
+        # taken before the worker binds it
+        health = listen("127.0.0.1", 0)
+        self.health_url = f"http://127.0.0.1:{health.getsockname()[1]}/healthz"
         command = [
             sys.executable, "-m", "services.prompts.worker",
             "--mode", "replay", "--as-of", AS_OF.isoformat(), "--run-id", self.run_id,
             "--app-id", self.app_id, "--datadir", str(self.exchange.tmp / "faust"),
-            "--batch-within", "0.2", "--loglevel", "info", "--metrics-port", str(port), *extra,
+            "--batch-within", "0.2", "--loglevel", "info",
+            "--metrics-fd", str(health.fileno()), *extra,
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -149,7 +153,9 @@ class Worker:
                 cwd=REPO,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                pass_fds=(health.fileno(),),
             )
+        health.close()  # the worker has its own copy
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:

@@ -197,7 +197,8 @@ def test_run_takes_dropped_files_to_cases_restores_on_restart_and_leaves_nothing
         finally:
             engine.dispose()
         assert proc.poll() is None, "pensionx run exited on its own"
-        assert want_cases <= got_cases, f"missing cases: {sorted(want_cases - got_cases)[:10]}"
+        missing = sorted(want_cases - got_cases)[:10]
+        assert not missing, f"missing cases: {missing}\n{_logs_tail(data_dir, stderr_path)}"
         assert got_prompts, "no prompt reached the prompt list"
         _interrupt(proc, stderr_path)
 
@@ -208,6 +209,16 @@ def test_run_takes_dropped_files_to_cases_restores_on_restart_and_leaves_nothing
         assert restored is not None, banner
         assert int(restored.group(1)) > 0, banner
         _interrupt(proc, stderr_path)
+
+
+def _logs_tail(data_dir: Path, stderr_path: Path, chars: int = 2000) -> str:
+    """The end of run's own log and of each worker's: what a failure needs to be understood."""
+    logs = [stderr_path, *sorted((data_dir / "logs").glob("*.log"))]
+    return "\n".join(
+        f"--- {path.name}:\n{path.read_text(errors='replace')[-chars:]}"
+        for path in logs
+        if path.exists() and not path.name.startswith("tansu")
+    )
 
 
 def _http(url: str) -> tuple[int, str]:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from connectors.ingest import Receipt
 from connectors.observed import ObservedConsumer
 from pensionx.core.outputs import PromptKind, Rule, Severity
-from pensionx.metrics import Flag, Health, Metrics, dead_letter_codes
+from pensionx.metrics import Flag, Health, Metrics, dead_letter_codes, listen
 from pensionx.runner import RunInfo, metrics_ports, worker_children
 from pensionx.web.operations import figures_from, quantile
 from services.observability import InputTimes, count_conflict_batch, newest_by_key
@@ -272,18 +272,25 @@ def test_run_gives_itself_and_each_worker_a_metrics_port(
     assert metrics_ports(parts, port) == (own, workers)
 
 
-def test_with_port_zero_each_worker_gets_its_own_free_port_on_its_command_line(
+def test_with_port_zero_run_binds_a_free_port_per_worker_and_hands_each_its_socket(
     tmp_path: Any,
 ) -> None:
     own, ports = metrics_ports(("connectors", "prompts", "conflicts"), 0)
     assert own == 0
-    assert len(set(ports.values())) == 2
-    assert 0 not in ports.values()
-    children = worker_children(("prompts", "conflicts"), tmp_path, ports, "10.0.0.5")
-    for child in children:
-        assert child.argv[-4:] == [
-            "--metrics-port", str(ports[child.name]), "--metrics-host", "10.0.0.5"
-        ]  # fmt: skip
+    assert ports == {"prompts": 0, "conflicts": 0}  # found when bound, not guessed beforehand
+    sockets = {name: listen("127.0.0.1", port) for name, port in ports.items()}
+    try:
+        bound = {s.getsockname()[1] for s in sockets.values()}
+        assert len(bound) == 2
+        assert 0 not in bound
+        children = worker_children(("prompts", "conflicts"), tmp_path, sockets, "10.0.0.5")
+        for child in children:
+            fd = sockets[child.name].fileno()
+            assert child.argv[-4:] == ["--metrics-fd", str(fd), "--metrics-host", "10.0.0.5"]
+            assert child.pass_fds == (fd,)
+    finally:
+        for sock in sockets.values():
+            sock.close()
     info = RunInfo(parts=("prompts",), bootstrap="b:1", embedded_broker=False, data_dir=tmp_path)
     info.metrics_url = "http://127.0.0.1:9100"
     info.worker_metrics = {"prompts": "http://127.0.0.1:9101"}
