@@ -32,6 +32,14 @@ from pensionx.logs import get_logger
 log = get_logger(__name__)
 
 
+FREE_PORT_ATTEMPTS = 3
+"""Tries of the embedded broker on a free port before its start counts as failed."""
+
+
+class _ExitedAtStartError(EmbeddedBrokerError):
+    """The broker process exited before it answered (a taken port, most likely)."""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -143,9 +151,18 @@ class EmbeddedBroker:
                     f":{self.requested_port}`), choose another PENSIONX_BROKER_PORT, or set it "
                     "to 0 to pick a free port."
                 )
-            self.port = self.requested_port
-        else:
-            self.port = free_port()
+            return self._launch(binary, self.requested_port)
+        # Tansu binds the port itself, a moment after it was found free; another process (an
+        # outgoing connection's ephemeral port) can take it in between. Another free port then.
+        for _ in range(FREE_PORT_ATTEMPTS - 1):
+            try:
+                return self._launch(binary, free_port())
+            except _ExitedAtStartError as exc:
+                log.warning("embedded broker exited at start, trying another port", error=str(exc))
+        return self._launch(binary, free_port())
+
+    def _launch(self, binary: str, port: int) -> EmbeddedBroker:
+        self.port = port
         url = f"tcp://127.0.0.1:{self.port}"
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -196,7 +213,7 @@ class EmbeddedBroker:
             if self.process.poll() is not None:
                 tail = self.log_tail()
                 self.stop()
-                raise EmbeddedBrokerError(
+                raise _ExitedAtStartError(
                     f"the embedded broker exited at start (code {self.process.returncode}). "
                     f"Its last output:\n{tail}\nIf the port was taken, set PENSIONX_BROKER_PORT=0."
                 )

@@ -65,7 +65,9 @@ def started(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
                 break
             found = re.search(r"embedded broker : (127\.0\.0\.1:\d+)", line)
             bootstrap = found.group(1) if found else ""
-        assert bootstrap, f"no bootstrap address printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"  # noqa: E501
+        assert bootstrap, (
+            f"no bootstrap address printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+        )  # noqa: E501
         yield proc, bootstrap
     finally:
         if proc.poll() is None:
@@ -189,3 +191,34 @@ def test_a_broker_that_dies_at_start_is_reported(tmp_path: Path) -> None:
     fake.chmod(0o755)
     with pytest.raises(EmbeddedBrokerError, match="exited at start"):
         EmbeddedBroker(binary=str(fake), start_timeout=5).start()
+
+
+def test_a_free_port_taken_before_the_broker_binds_it_is_replaced_by_another(
+    tmp_path: Path,
+) -> None:
+    """The port is found free, then bound by Tansu a moment later: if something took it in
+    between (the broker exits at start), the next start tries another free port."""
+    from pensionx.broker import resolve_tansu_binary
+
+    tries = tmp_path / "tries"
+    flaky = tmp_path / "tansu-losing-its-port-once"
+    flaky.write_text(
+        "#!/bin/sh\n"
+        f"echo x >> '{tries}'\n"
+        f"if [ $(wc -l < '{tries}') -eq 1 ]; then echo 'Address already in use' >&2; exit 1; fi\n"
+        f"exec '{resolve_tansu_binary()}' \"$@\"\n"
+    )
+    flaky.chmod(0o755)
+    with EmbeddedBroker(binary=str(flaky)) as broker:
+        assert answers_kafka("127.0.0.1", broker.port)
+    assert len(tries.read_text().splitlines()) == 2
+
+
+def test_a_broker_that_never_starts_is_reported_after_a_few_ports(tmp_path: Path) -> None:
+    tries = tmp_path / "tries"
+    fake = tmp_path / "fake-tansu"
+    fake.write_text(f"#!/bin/sh\necho x >> '{tries}'\necho 'it cannot start' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(EmbeddedBrokerError, match="it cannot start"):
+        EmbeddedBroker(binary=str(fake), start_timeout=5).start()
+    assert len(tries.read_text().splitlines()) == 3  # FREE_PORT_ATTEMPTS, then the error
