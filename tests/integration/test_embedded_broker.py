@@ -65,9 +65,8 @@ def started(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
                 break
             found = re.search(r"embedded broker : (127\.0\.0\.1:\d+)", line)
             bootstrap = found.group(1) if found else ""
-        assert bootstrap, (
-            f"no bootstrap address printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
-        )  # noqa: E501
+        stderr = proc.stderr.read() if proc.poll() is not None else ""
+        assert bootstrap, f"no bootstrap address printed; stderr: {stderr}"
         yield proc, bootstrap
     finally:
         if proc.poll() is None:
