@@ -32,8 +32,8 @@ BENCHMARKS: dict[str, tuple[list[str] | None, list[str]]] = {
     "codec": (["4000"], ["20000"]),
     "core": (["--events", "6000", "--rounds", "3"], ["--events", "40000"]),
     "ingest": (["--records", "10000"], ["--records", "50000"]),
-    "stream": (["--events", "8000"], ["--events", "60000"]),
-    "stream_kafka": (None, ["--events", "60000"]),
+    "stream": (["--events", "8000"], ["--events", "60000", "--batched"]),
+    "stream_kafka": (None, ["--events", "60000", "--batched"]),
     "latency": (["--quick"], ["--rates", "500,1000,5000", "--seconds", "15"]),
     "state": (["--quick"], ["--people", "1000000"]),
     "replay": (["--persons", "1000"], ["--persons", "10000"]),
@@ -167,6 +167,16 @@ def rows_stream(r: dict[str, Any]) -> list[Row]:
                 f"1 worker {_rate(e['conflict_service'])}",
                 ">= 1.6x one worker",
                 scale >= 1.6,
+            )
+        )
+    if "aiokafka_batches_vs_bare_faust" in r:
+        rows.append(
+            (
+                f"the same work read in aiokafka batches, no Faust: prototype ({broker})",
+                f"{_rate(e['aiokafka_batches_1w'])} ({r['aiokafka_batches_vs_bare_faust']:.0%})",
+                f"bare Faust {_rate(e['bare_faust_agent'])}",
+                "a design's ceiling: no target",
+                None,
             )
         )
     return rows

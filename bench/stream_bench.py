@@ -289,17 +289,26 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", default="1,2", help="comma-separated worker counts for the service (1,2)"
     )
     parser.add_argument("--broker", choices=("embedded", "kafka"), default="embedded")
+    parser.add_argument(
+        "--batched",
+        action="store_true",
+        help="also run the service's work read in batches straight from aiokafka, no Faust "
+        "(bench.batched_worker: a prototype measuring that design's ceiling)",
+    )
     args = parser.parse_args(argv)
     total = 20_000 if args.quick else args.events
     counts = sorted({int(n) for n in args.workers.split(",") if n})
 
-    runs, aiokafka_rate = measure(args.broker, total, counts)
+    runs, aiokafka_rate = measure(args.broker, total, counts, batched=args.batched)
     report(args.broker, total, runs, aiokafka_rate)
     return 0
 
 
-def measure(broker: str, total: int, counts: list[int]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Every Faust run, then the bare aiokafka consumer, on one fresh broker."""
+def measure(
+    broker: str, total: int, counts: list[int], *, batched: bool = False
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """Every Faust run (and the batched prototype if asked), then the bare aiokafka consumer,
+    on one fresh broker."""
     from pensionx.avro.codec import Codec
     from pensionx.avro.registry_db import DatabaseSchemaRegistry
     from pensionx.db.engine import make_engine, migrate
@@ -340,8 +349,11 @@ def measure(broker: str, total: int, counts: list[int]) -> tuple[dict[str, dict[
             runs["bare_faust_agent"] = timed("bare", 1)
             for n in counts:
                 runs[f"conflict_service_{n}w"] = timed("service", n)
-            # the topics now hold (1 + len(counts)) copies: the bare consumer reads them all
-            copies = 1 + len(counts)
+            if batched:
+                # the same work read straight from aiokafka in batches (bench.batched_worker)
+                runs["aiokafka_batches_1w"] = timed("batched", 1)
+            # the topics now hold one copy per run: the bare consumer reads them all
+            copies = len(runs)
             aiokafka_s = asyncio.run(bare_aiokafka(bootstrap, total * copies))
     return runs, round(total * copies / aiokafka_s)
 
@@ -371,6 +383,10 @@ def report(broker: str, total: int, runs: dict[str, dict[str, Any]], aiokafka_ra
         rates["conflict_service"] = one  # the one-worker figure, under its old name
     if one and two:
         result["two_workers_vs_one"] = round(two / one, 3)
+    if "aiokafka_batches_1w" in rates:
+        result["aiokafka_batches_vs_bare_faust"] = round(
+            rates["aiokafka_batches_1w"] / rates["bare_faust_agent"], 3
+        )
     RESULTS[broker].write_text(json.dumps(result, indent=2) + "\n", "utf-8")
     print(f"{total:,} events on 4 topics x {PARTITIONS} partitions ({result['broker']})")
     for name, rate in rates.items():
@@ -382,6 +398,9 @@ def report(broker: str, total: int, runs: dict[str, dict[str, Any]], aiokafka_ra
     if "service_vs_bare_faust" in result:
         print(f"  service (1 worker) / bare Faust agent: {result['service_vs_bare_faust']:.0%}"
               " (target 60%)")  # fmt: skip
+    if "aiokafka_batches_vs_bare_faust" in result:
+        print(f"  aiokafka batches, no Faust (prototype) / bare Faust agent: "
+              f"{result['aiokafka_batches_vs_bare_faust']:.0%}")  # fmt: skip
     if "two_workers_vs_one" in result:
         print(f"  two workers / one: {result['two_workers_vs_one']:.2f}x (target 1.6x)")
     print(f"written to {RESULTS[broker]}")

@@ -1,4 +1,5 @@
-"""A Faust worker for bench/stream_bench.py: ``bare`` (count raw events) or ``service``.
+"""A Faust worker for bench/stream_bench.py: ``bare`` (count raw events) or ``service``; or,
+as ``batched``, the prototype without Faust in bench/batched_worker.py.
 
 It reports its progress to a JSON file every 50 ms — input partitions assigned, whether a
 rebalance is under way, events handled, wall-clock times of the first and the latest handled
@@ -70,6 +71,14 @@ def track_cpu(state: dict[str, Any]) -> None:
 def main() -> None:
     mode, app_id, progress_text, tmp = sys.argv[1:5]
     progress = Path(progress_text)
+    if mode == "batched":  # no Faust: the prototype in bench.batched_worker
+        import asyncio
+
+        from bench.batched_worker import run
+        from bench.stream_bench import PARTITIONS
+
+        asyncio.run(run(app_id, progress, PARTITIONS, TOPICS))
+        return
     from pensionx.bootstrap import make_codec, open_database
     from pensionx.core.months import Month
     from pensionx.runtime import kafka_target
