@@ -52,7 +52,7 @@ def _pid_alive(pid: int) -> bool:
 @pytest.fixture
 def started(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
-        [*PENSIONX, "run", "--web-port", str(free_port()), "--upload-port", str(free_port())],
+        [*PENSIONX, "run", "--web-port", "0", "--upload-port", "0"],  # 0: run binds a free one
         env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

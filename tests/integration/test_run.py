@@ -25,8 +25,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pensionx.broker import free_port
-
 pytestmark = pytest.mark.integration
 
 PENSIONX = [sys.executable, "-m", "pensionx"]
@@ -87,7 +85,9 @@ class _Output:
 @contextlib.contextmanager
 def _exchange(data_dir: Path, stderr_path: Path) -> Iterator[tuple[subprocess.Popen[str], _Output]]:
     """`pensionx run` on free ports; whatever is left of it is killed on the way out."""
-    argv = [*PENSIONX, "run", "--web-port", str(free_port()), "--upload-port", str(free_port())]
+    # 0: run binds a free port itself and prints it; a port merely chosen free here could be
+    # taken (by one of run's own outgoing connections) before run binds it
+    argv = [*PENSIONX, "run", "--web-port", "0", "--upload-port", "0"]
     with stderr_path.open("w") as stderr:
         proc = subprocess.Popen(
             argv, env=_env(data_dir), stdout=subprocess.PIPE, stderr=stderr, text=True
