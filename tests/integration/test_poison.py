@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -51,6 +51,7 @@ pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 20)
 PARTITIONS = 3
 COMMERCE = "commerce.business-registrations.v1"
+WAGES = "tax.wages.v1"
 UNKNOWN_SCHEMA_ID = 987_654
 KINDS = ("wrong magic byte", "unknown schema id", "garbage", "another schema's valid Avro")
 
@@ -84,28 +85,31 @@ def exchange(tmp_path: Path) -> Iterator[Exchange]:
         engine.dispose()
 
 
-def poison_value(kind: str, codec: Codec, rng: random.Random) -> bytes:
-    """One undecodable (for the topic it is sent to) value of ``kind``."""
+def poison_value(kind: str, topic: str, codec: Codec, rng: random.Random) -> bytes:
+    """One value of ``kind`` that does not decode on ``topic``."""
     if kind == "wrong magic byte":
-        return b"\x01" + header(codec.schema_id("tax.wages.v1"))[1:] + b"\x02\x04ab"
+        return b"\x01" + header(codec.schema_id(WAGES))[1:] + b"\x02\x04ab"
     if kind == "unknown schema id":
         return header(UNKNOWN_SCHEMA_ID) + b"\x02\x04ab"
     if kind == "garbage":
         return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
-    registration = generate_one(schemas.parsed_topic_schema(COMMERCE))
-    return codec.encode_raw(COMMERCE, registration)  # framed with commerce's own schema id
+    other = WAGES if topic == COMMERCE else COMMERCE  # valid Avro, framed with its own id
+    return codec.encode_raw(other, generate_one(schemas.parsed_topic_schema(other)))
 
 
-def send_poison(exchange: Exchange, rng: random.Random) -> dict[Where, str]:
-    """Every kind on every input topic, spread over the partitions; where each landed."""
-    producer = KafkaProducer(**exchange.target.producer_config(client_id="poison"))
+def send_poison(
+    target: KafkaTarget, codec: Codec, topics: Iterable[str], partitions: int, rng: random.Random
+) -> dict[Where, str]:
+    """Every kind on each of ``partitions`` of every one of ``topics``; where the broker put each.
+    (The prompt service's poison test sends its inputs the same.)"""
+    producer = KafkaProducer(**target.producer_config(client_id="poison"))
     sent: dict[Where, str] = {}
     try:
         futures = []
-        for topic in INPUT_TOPICS:
-            for partition in range(PARTITIONS):
+        for topic in topics:
+            for partition in range(partitions):
                 for kind in KINDS:
-                    value = poison_value(kind, exchange.codec, rng)
+                    value = poison_value(kind, topic, codec, rng)
                     key = f"poison-{rng.randrange(10**9)}".encode()
                     future = producer.send(topic, key=key, value=value, partition=partition)
                     futures.append((future, kind))
@@ -186,10 +190,13 @@ def test_poison_on_every_input_becomes_dead_letters_and_the_conflicts_still_come
     expected = {(c.rule, c.person_id, c.severity, c.status) for c in key.conflicts}
     assert expected, "the generated feed should plant conflicts"
 
+    def poison_every_partition() -> dict[Where, str]:
+        return send_poison(exchange.target, exchange.codec, INPUT_TOPICS, PARTITIONS, rng)
+
     started = time.monotonic()
-    poison = send_poison(exchange, rng)  # before the good data on every partition
+    poison = poison_every_partition()  # before the good data on every partition
     ingest(exchange, folder)
-    poison |= send_poison(exchange, rng)  # and after it
+    poison |= poison_every_partition()  # and after it
     worker = start_worker(exchange, unique("conflicts"), tmp_path)
     letters = Reader(exchange, DEAD_LETTER_TOPIC)
     conflicts = Reader(exchange, CONFLICTS_TOPIC)

@@ -23,11 +23,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from fastavro.utils import generate_one
-from kafka import KafkaProducer
 
-from pensionx.avro import schemas
-from pensionx.avro.codec import Codec, header
 from pensionx.core.outputs import DeadLetter, PromptKind
 from pensionx.core.prompts import prompt_id
 from pensionx.generator import generate
@@ -36,9 +32,9 @@ from services.prompts import input_topics
 from tests.integration import test_prompt_service
 from tests.integration.test_poison import (
     KINDS,
-    UNKNOWN_SCHEMA_ID,
     Reader,
     Where,
+    send_poison,
     undecodable_letters,
 )
 from tests.integration.test_prompt_service import Exchange, Worker, read_prompts
@@ -51,48 +47,6 @@ exchange = test_prompt_service.exchange
 
 AS_OF = date(2026, 11, 20)
 PARTITIONS = 3
-COMMERCE = "commerce.business-registrations.v1"
-WAGES = "tax.wages.v1"
-
-
-def poison_value(kind: str, topic: str, codec: Codec, rng: random.Random) -> bytes:
-    """One value of ``kind`` that does not decode on ``topic``."""
-    if kind == "wrong magic byte":
-        return b"\x01" + header(codec.schema_id(WAGES))[1:] + b"\x02\x04ab"
-    if kind == "unknown schema id":
-        return header(UNKNOWN_SCHEMA_ID) + b"\x02\x04ab"
-    if kind == "garbage":
-        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
-    other = WAGES if topic == COMMERCE else COMMERCE  # valid Avro, framed with its own id
-    return codec.encode_raw(other, generate_one(schemas.parsed_topic_schema(other)))
-
-
-def send_poison(exchange: Exchange, rng: random.Random) -> dict[Where, str]:
-    """Every kind on every input, on every partition; where the broker put each."""
-    producer = KafkaProducer(**exchange.target.producer_config(client_id="poison"))
-    sent: dict[Where, str] = {}
-    try:
-        futures = [
-            (
-                producer.send(
-                    topic,
-                    key=f"poison-{rng.randrange(10**9)}".encode(),
-                    value=poison_value(kind, topic, exchange.codec, rng),
-                    partition=partition,
-                ),
-                kind,
-            )
-            for topic in input_topics()
-            for partition in range(PARTITIONS)
-            for kind in KINDS
-        ]
-        producer.flush(30)
-        for future, kind in futures:
-            meta = future.get(timeout=30)
-            sent[(meta.topic, meta.partition, meta.offset)] = kind
-    finally:
-        producer.close(10)
-    return sent
 
 
 def test_poison_on_every_input_of_the_prompt_service_becomes_dead_letters(
@@ -105,10 +59,13 @@ def test_poison_on_every_input_of_the_prompt_service_becomes_dead_letters(
     assert expected, "the generated feed should call for prompts"
     expected_ids = {prompt_id(PromptKind(kind), uscc, period) for kind, uscc, period in expected}
 
+    def poison_every_partition() -> dict[Where, str]:
+        return send_poison(exchange.target, exchange.codec, input_topics(), PARTITIONS, rng)
+
     started = time.monotonic()
-    poison = send_poison(exchange, rng)  # before the good data on every partition
+    poison = poison_every_partition()  # before the good data on every partition
     exchange.ingest(feed_files(folder))
-    poison |= send_poison(exchange, rng)  # and after it, before the end markers
+    poison |= poison_every_partition()  # and after it, before the end markers
     worker = Worker(exchange, run_id=uuid.uuid4().hex[:12])
     letters = Reader(exchange, DEAD_LETTERS_TOPIC)  # type: ignore[arg-type]  # same fields
     try:
