@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from io import BytesIO
+from typing import get_args
 
 import pytest
 from fastavro import schemaless_writer
@@ -23,30 +24,12 @@ from pensionx.avro.codec import header
 from pensionx.avro.fast_writer import topic_writers
 from pensionx.avro.schemas import full_name, parsed_topic_schema
 from pensionx.core.codes import Benefit
-from pensionx.core.events import (
-    AwardCancelled,
-    BenefitAwarded,
-    BusinessRegistrationEvent,
-    ContributionPaid,
-    DeathRecorded,
-    UnitRegistered,
-    WageWithheld,
-    WorkInjuryDetermined,
-)
+from pensionx.core.events import BenefitAwarded, ContributionPaid, Event
 from pensionx.errors import SerializationError
 from tests.unit.avro_samples import FULL, MINIMAL, TOPIC_SAMPLES
 
 TAX = "tax.contributions.v1"
-EVENT_CLASSES = (
-    BusinessRegistrationEvent,
-    ContributionPaid,
-    WageWithheld,
-    UnitRegistered,
-    BenefitAwarded,
-    DeathRecorded,
-    WorkInjuryDetermined,
-    AwardCancelled,
-)
+EVENT_CLASSES: tuple[type, ...] = get_args(Event)  # the eight event records of the contract
 CODEC = Codec(InMemorySchemaRegistry())
 CODEC.register_all()
 _SAMPLE = FULL["ContributionPaid"]
