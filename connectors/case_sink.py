@@ -36,9 +36,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from connectors.outage import (
-    Backoff,
     DependencyUnavailableError,
-    is_transient,
+    batches_until_stopped,
     registry_unavailable,
 )
 from pensionx.avro.codec import Codec
@@ -139,16 +138,10 @@ class CaseSink:
     def run(self, stop: threading.Event, max_messages: int = 500) -> None:
         """Store conflicts until ``stop`` is set; an outage of the database or the schema
         registry is retried with backoff (the batch was rewound: nothing is skipped)."""
-        backoff = Backoff("case-sink")
-        while not stop.is_set():
-            try:
-                self.run_once(max_messages, timeout=0.5)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                backoff.wait(stop, exc)
-            else:
-                backoff.succeeded()
+        for _batch in batches_until_stopped(
+            "case-sink", stop, lambda: self.run_once(max_messages, timeout=0.5)
+        ):
+            pass
 
     def close(self) -> None:
         if self._consumer is not None:

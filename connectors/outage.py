@@ -14,8 +14,9 @@ sink, a logged skip), and the partition moves on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -30,6 +31,8 @@ from pensionx.errors import DatabaseError, PensionxError, SchemaRegistryError
 from pensionx.logs import get_logger
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 """Waits between attempts while a dependency is away: quick at first (a blip), then no
@@ -122,6 +125,22 @@ class Backoff:
             what_to_do=what_to_do(exc),
         )
         stop.wait(wait)
+
+
+def batches_until_stopped(sink: str, stop: threading.Event, batch: Callable[[], T]) -> Iterator[T]:
+    """Call ``batch`` until ``stop`` is set and yield what each success returns; a transient
+    failure is waited out with :class:`Backoff`, any other is raised. The sinks' run loop."""
+    backoff = Backoff(sink)
+    while not stop.is_set():
+        try:
+            result = batch()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            backoff.wait(stop, exc)
+        else:
+            backoff.succeeded()
+            yield result
 
 
 def _first_line(exc: BaseException) -> str:

@@ -25,9 +25,8 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from connectors.outage import (
-    Backoff,
     DependencyUnavailableError,
-    is_transient,
+    batches_until_stopped,
     registry_unavailable,
 )
 from pensionx.avro.codec import Codec
@@ -151,17 +150,10 @@ class PromptSink:
         """Store batches until ``stop`` is set; the totals. An outage of the database or the
         schema registry is retried with backoff (the batch was rewound: nothing is skipped)."""
         total = SinkReport()
-        backoff = Backoff("prompt-sink")
-        while not stop.is_set():
-            try:
-                report = self.run_once(max_messages, timeout)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                backoff.wait(stop, exc)
-            else:
-                backoff.succeeded()
-                total.add(report)
+        for report in batches_until_stopped(
+            "prompt-sink", stop, lambda: self.run_once(max_messages, timeout)
+        ):
+            total.add(report)
         return total
 
     def _decode(self, message: Any) -> RegistrationPrompt | None:
