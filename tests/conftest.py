@@ -19,6 +19,7 @@ import pytest
 import structlog
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from sqlalchemy.engine import Engine
 
 from pensionx.broker import EmbeddedBroker
 from pensionx.kafka_config import KafkaTarget
@@ -149,3 +150,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated engine on a fresh database of each kind (``database_url``)."""
+    from pensionx.db import make_engine, migrate
+
+    eng = make_engine(database_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()

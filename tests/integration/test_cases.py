@@ -56,14 +56,6 @@ BUDGET_S = 30.0
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
 def codec(engine: Engine) -> Codec:
     return Codec(DatabaseSchemaRegistry(engine))
 

@@ -10,7 +10,7 @@ import hashlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -54,15 +54,6 @@ from pensionx.errors import DatabaseError
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 10, 31, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A migrated engine on a fresh database of each kind."""
-    eng = make_engine(database_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def _event(event_id: str, feed: str = "tax", line: int | None = None) -> EventRecord:

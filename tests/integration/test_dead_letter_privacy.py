@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +25,6 @@ from pensionx.db.dead_letters import (
     purge_raw_text,
     save_dead_letters,
 )
-from pensionx.db.engine import make_engine, migrate
 from pensionx.db.tables import dead_letters
 from pensionx.web.api import make_app
 from pensionx.web.tokens import create_token
@@ -53,13 +51,11 @@ def _letter(line: int, age_days: int) -> DeadLetter:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    migrate(eng)
-    # Lines 1-3 are 100, 91 and 90 days old (and a minute); 4 and 5 are 89 and 0.
-    save_dead_letters(eng, [_letter(n, age) for n, age in enumerate((100, 91, 90, 89, 0), 1)])
-    yield eng
-    eng.dispose()
+def engine(engine: Engine) -> Engine:
+    """The shared migrated engine (tests/conftest.py), with five dead letters stored: lines 1-3
+    are 100, 91 and 90 days old (and a minute); 4 and 5 are 89 and 0."""
+    save_dead_letters(engine, [_letter(n, age) for n, age in enumerate((100, 91, 90, 89, 0), 1)])
+    return engine
 
 
 def _by_line(engine: Engine) -> dict[int, tuple[str, datetime | None]]:

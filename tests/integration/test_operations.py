@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 
 from pensionx.broker import free_port
 from pensionx.core.cases import Role
-from pensionx.db import make_engine, migrate
 from pensionx.metrics import (
     METRICS,
     Flag,
@@ -123,14 +122,6 @@ def test_a_worker_child_serves_on_the_socket_run_holds_for_it_across_restarts() 
             listen("127.0.0.1", sock.getsockname()[1])  # held by run between the children
     finally:
         sock.close()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def _cell(html: str, table: str, row_text: str) -> str:

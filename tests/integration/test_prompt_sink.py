@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from pensionx.core.enterprise import EnterpriseState, apply_all
 from pensionx.core.floors import default_floor_table
 from pensionx.core.outputs import PromptKind, RegistrationPrompt
 from pensionx.core.prompts import replay_prompts
-from pensionx.db.engine import make_engine, migrate
 from pensionx.db.prompts import DeliveryState, acknowledge_prompt, get_prompt, list_prompts
 from pensionx.settings import Settings
 from tests.unit.prompt_factories import USCC, established, make_uscc
@@ -43,14 +41,6 @@ def prompts() -> list[RegistrationPrompt]:
             1
         ]
     return out
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def sink_over(engine: Engine, values: list[bytes | None]) -> tuple[PromptSink, ListConsumer]:

@@ -37,7 +37,7 @@ from pensionx.avro.registry_http import HttpSchemaRegistry
 from pensionx.avro.schemas import TOPIC_SCHEMAS, subject, topic_schema_text
 from pensionx.broker import free_port
 from pensionx.commands import schemas as schema_commands
-from pensionx.db import make_engine, migrate
+from pensionx.db import make_engine
 from pensionx.errors import SchemaRegistryError
 from pensionx.registry_server import CONTENT_TYPE, RunningServer, serve_registry
 from pensionx.settings import Settings
@@ -48,14 +48,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "unit" / "fixtures"
 CONFLICTS = "exchange.conflicts.v1"
 CONFLICTS_SUBJECT = subject(CONFLICTS)
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
