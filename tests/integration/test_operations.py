@@ -9,8 +9,6 @@ import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -32,17 +30,9 @@ from pensionx.metrics import (
 )
 from pensionx.web.api import make_app
 from pensionx.web.tokens import create_token
+from tests.support.http import http_get
 
 pytestmark = pytest.mark.integration
-
-
-def _get(url: str) -> tuple[int, str, str]:
-    """Status, content type and body; an HTTP error status is an answer too."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http://127.0.0.1
-            return response.status, response.headers["Content-Type"], response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers["Content-Type"], exc.read().decode()
 
 
 @pytest.fixture
@@ -58,27 +48,27 @@ def test_probes_see_alive_at_once_and_ready_only_when_every_check_passes(
     worker: tuple[Metrics, Health, OperationsServer],
 ) -> None:
     metrics, health, server = worker
-    assert _get(f"{server.url}/livez")[0] == 200
-    status, kind, body = _get(f"{server.url}/healthz")
+    assert http_get(f"{server.url}/livez")[0] == 200
+    status, kind, body = http_get(f"{server.url}/healthz")
     assert (status, kind) == (503, "application/json")
     assert json.loads(body)["status"] == "not ready"
 
     assigned = Flag("partitions assigned")
     health.add("case sink", assigned)
-    status, _, body = _get(f"{server.url}/healthz")
+    status, _, body = http_get(f"{server.url}/healthz")
     assert status == 503
     assert json.loads(body)["checks"] == {"case sink": "waiting for partitions assigned"}
     assigned.set()
-    status, _, body = _get(f"{server.url}/healthz")
+    status, _, body = http_get(f"{server.url}/healthz")
     assert status == 200
     assert json.loads(body) == {"status": "ready", "checks": {"case sink": "ok"}}
 
     metrics.records_in.labels("tax").inc(816)
-    status, kind, body = _get(f"{server.url}/metrics")
+    status, kind, body = http_get(f"{server.url}/metrics")
     assert status == 200
     assert kind.startswith("text/plain")
     assert 'pensionx_records_in_total{feed="tax"} 816.0' in body
-    assert _get(f"{server.url}/nothing")[0] == 404
+    assert http_get(f"{server.url}/nothing")[0] == 404
 
 
 def test_a_taken_port_fails_with_what_to_do(
@@ -111,7 +101,7 @@ def test_a_worker_child_serves_on_the_socket_run_holds_for_it_across_restarts() 
                 deadline = time.monotonic() + 30
                 while True:  # the parent listens already: the request waits for the child's accept
                     assert child.poll() is None, "the child could not serve on the socket"
-                    status = _get(url)[0]
+                    status = http_get(url)[0]
                     if status == 200 or time.monotonic() > deadline:
                         break
                 assert status == 200

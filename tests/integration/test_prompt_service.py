@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,6 +44,7 @@ from pensionx.topics import create_topics, list_topics
 from services.markers import ensure_control_topic, marker_resender, send_end_markers, wait_for_done
 from services.prompts import expectation, input_topics
 from tests.conftest import unique
+from tests.support.http import http_get
 from tests.unit.test_replay_answer_key import (
     PromptKey,
     enterprise_states,
@@ -165,7 +165,7 @@ class Worker:
     def wait_ready(self, timeout: float = 90) -> None:
         """Until the worker's /healthz says ready: assigned its partitions, tables recovered."""
         deadline = time.monotonic() + timeout
-        while not _ready(self.health_url):
+        while http_get(self.health_url)[0] != 200:
             self.check_alive()
             assert time.monotonic() < deadline, (
                 f"the prompt worker was not ready in {timeout:.0f} s"
@@ -206,14 +206,6 @@ class Worker:
             resend=resend_unless_dead,
             resend_every=5,
         )
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http://127.0.0.1
-            return bool(response.status == 200)
-    except OSError:  # refused (not serving yet) or 503 (HTTPError is an OSError)
-        return False
 
 
 def read_prompts(exchange: Exchange, *, at_least: int = 0, timeout: float = 30) -> list[Any]:

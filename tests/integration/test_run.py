@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.support.http import http_get
+
 pytestmark = pytest.mark.integration
 
 PENSIONX = [sys.executable, "-m", "pensionx"]
@@ -221,20 +223,6 @@ def _logs_tail(data_dir: Path, stderr_path: Path, chars: int = 2000) -> str:
     )
 
 
-def _http(url: str) -> tuple[int, str]:
-    """Status and body; a refused connection is status 0 (not serving yet)."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http://127.0.0.1
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
-
-
 def _sample(text: str, name: str, **labels: str) -> float:
     """The value of one sample of a /metrics exposition (0 when absent)."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -274,18 +262,18 @@ def test_run_serves_health_turning_ready_and_metrics_counting_a_dropped_file(
         workers = dict(re.findall(r"^\s{4}(\w+)\s*: (http://\S+)/healthz", banner, re.MULTILINE))
         assert sorted(workers) == ["conflicts", "prompts"], banner
         parts = {"run": found.group(1), **workers}
-        assert _http(f"{parts['run']}/livez")[0] == 200
+        assert http_get(f"{parts['run']}/livez")[0] == 200
 
         deadline = time.monotonic() + START_TIMEOUT_S
-        health = {name: _http(f"{url}/healthz") for name, url in parts.items()}
+        health = {name: http_get(f"{url}/healthz") for name, url in parts.items()}
         # A worker has just been started: it is not serving yet (0) or not ready (503).
         assert health["conflicts"][0] in (0, 503), health
-        while any(s != 200 for s, _ in health.values()) and time.monotonic() < deadline:
+        while any(s != 200 for s, _, _ in health.values()) and time.monotonic() < deadline:
             time.sleep(1.0)
-            health = {name: _http(f"{url}/healthz") for name, url in parts.items()}
-        assert all(status == 200 for status, _ in health.values()), health
-        assert all(_http(f"{url}/livez")[0] == 200 for url in parts.values())
-        checks = json.loads(health["run"][1])["checks"]
+            health = {name: http_get(f"{url}/healthz") for name, url in parts.items()}
+        assert all(status == 200 for status, _, _ in health.values()), health
+        assert all(http_get(f"{url}/livez")[0] == 200 for url in parts.values())
+        checks = json.loads(health["run"][2])["checks"]
         assert {"database", "kafka", "case sink", "prompt sink", "conflicts worker"} <= set(
             checks
         ), checks
@@ -297,8 +285,8 @@ def test_run_serves_health_turning_ready_and_metrics_counting_a_dropped_file(
         deadline = time.monotonic() + CASES_TIMEOUT_S
         run_text, conflicts_text = "", ""
         while time.monotonic() < deadline and proc.poll() is None:
-            run_text = _http(f"{parts['run']}/metrics")[1]
-            conflicts_text = _http(f"{parts['conflicts']}/metrics")[1]
+            run_text = http_get(f"{parts['run']}/metrics")[2]
+            conflicts_text = http_get(f"{parts['conflicts']}/metrics")[2]
             files = _total(run_text, "pensionx_files_in_total")
             if files >= dropped and _total(conflicts_text, "pensionx_conflicts_total") > 0:
                 break
