@@ -337,19 +337,17 @@ def listen(host: str, port: int) -> socket.socket:
     *chosen* free and bound later by the child can be taken meanwhile — once by an outgoing
     connection's ephemeral port, which then failed every restart of that worker.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
+    from pensionx.serving import server_socket
+
     try:
-        sock.bind((host, port))
-        sock.listen(ThreadingHTTPServer.request_queue_size)
+        sock = server_socket(host, port)
     except OSError as exc:
-        sock.close()
         raise MetricsServerError(
             f"cannot serve /healthz and /metrics on {host}:{port}: {exc.strerror}. Stop whatever "
             f"holds it (`ss -ltnp | grep :{port}`), or set PENSIONX_METRICS_PORT (or "
             "--metrics-port) to another port, 0 for a free one."
         ) from exc
+    sock.listen(ThreadingHTTPServer.request_queue_size)
     return sock
 
 

@@ -13,9 +13,7 @@ serve``, tests, and whichever command runs the exchange on embedded defaults.
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -225,43 +223,27 @@ class RunningServer:
 def serve_registry(engine: Engine, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve the registry in ``engine``'s (migrated) database on ``host:port`` (0: a free
     port); returns once it accepts connections."""
-    import uvicorn
+    from pensionx.serving import server_socket, start_uvicorn
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = server_socket(host, port)
     except OSError as exc:
-        sock.close()
         raise SchemaRegistryError(
             f"cannot serve the schema registry on {host}:{port}: {exc.strerror}. Choose another "
             "port, or 0 for a free one."
         ) from exc
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        make_app(DatabaseSchemaRegistry(engine)),
-        log_config=None,  # the exchange's logging stays as configured
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="schema-registry", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise SchemaRegistryError(
-                f"the schema registry API did not start on {host}:{bound_port} within "
-                f"{STARTUP_TIMEOUT_S:.0f} s"
-            )
-        time.sleep(0.02)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    app = make_app(DatabaseSchemaRegistry(engine))
+    try:
+        server, thread = start_uvicorn(
+            app, sock, "schema-registry", STARTUP_TIMEOUT_S, lifespan="off"
+        )
+    except TimeoutError as exc:
+        raise SchemaRegistryError(
+            f"the schema registry API did not start on {host}:{bound_port} within "
+            f"{STARTUP_TIMEOUT_S:.0f} s"
+        ) from exc
+    shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound_port}"
     log.info("schema registry listening", url=url)
     return RunningServer(url, server, thread)

@@ -317,30 +317,21 @@ class WebServer:
 
 def serve_app(name: str, app: Any, host: str, port: int, timeout: float = 15.0) -> WebServer:
     """Serve ``app`` on ``host:port`` in a thread; return once it accepts connections."""
-    import uvicorn
+    from pensionx.serving import server_socket, start_uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = server_socket(host, port)
     except OSError as exc:
-        sock.close()
         raise RunError(
             f"cannot serve the {name} on {host}:{port}: {exc.strerror}. Stop whatever holds "
             f"it (`ss -ltnp | grep :{port}`) or choose another port."
         ) from exc
-    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RunError(f"the {name} did not start on {host}:{port} within {timeout:.0f} s")
-        time.sleep(0.02)
-    return WebServer(name, f"http://{host}:{sock.getsockname()[1]}", server, thread)
+    bound = sock.getsockname()[1]
+    try:
+        server, thread = start_uvicorn(app, sock, name, timeout)
+    except TimeoutError as exc:
+        raise RunError(f"the {name} did not start on {host}:{port} within {timeout:.0f} s") from exc
+    return WebServer(name, f"http://{host}:{bound}", server, thread)
 
 
 # --- the exchange -----------------------------------------------------------------------------
