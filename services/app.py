@@ -30,7 +30,8 @@ def store_url(settings: Settings) -> str:
 
 def _partitioned_rocksdb_store() -> type[Any]:
     from faust.stores.rocksdb import Store
-    from kafka.partitioner.default import murmur2
+
+    from services.markers import partition_for
 
     class PartitionedRocksDBStore(Store):
         """Faust's RocksDB store, keeping each key in the store of its changelog partition.
@@ -59,8 +60,7 @@ def _partitioned_rocksdb_store() -> type[Any]:
             # A write without a partition (not the service's path): hash the person id as the
             # input's producer did (murmur2 of the raw id), not the table's JSON-quoted key.
             raw = key[1:-1] if key[:1] == b'"' and key[-1:] == b'"' else key
-            partitions = self.table.partitions or self.app.conf.topic_partitions
-            partition = (murmur2(raw) & 0x7FFFFFFF) % partitions
+            partition = partition_for(raw, self.table.partitions or self.app.conf.topic_partitions)
             self._key_index[key] = partition
             self._db_for_partition(partition).put(key, value)
 

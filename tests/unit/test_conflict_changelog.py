@@ -162,3 +162,20 @@ def test_a_rocksdb_store_files_the_ledger_under_that_partition(tmp_path: Path) -
     assert store._db_for_partition(3).get(key) is not None
     assert all(store._db_for_partition(p).get(key) is None for p in (0, 1, 2))
     assert table.data[PERSON_ID] == first.to_dict()
+
+
+def test_a_rocksdb_write_without_a_partition_goes_where_the_inputs_producer_put_the_person(
+    tmp_path: Path,
+) -> None:
+    """Not the service's path (it always names the partition), but a plain ``table[key] = v``
+    must still land in the partition of the raw person id, not of the JSON-quoted key."""
+    register_stores()
+    _, table = _app_and_table(tmp_path, 4, store="pensionx-rocksdb://")
+    person = OTHER_PERSON_ID  # over 4 partitions: 0 by its raw id, 1 by its quoted key
+    ledger = ledger_of(contributions("2026-01", "2026-02", person_id=person), person_id=person)
+    table.data[person] = ledger.to_dict()
+    want = (murmur2(person.encode()) & 0x7FFFFFFF) % 4
+    assert want != (murmur2(f'"{person}"'.encode()) & 0x7FFFFFFF) % 4
+    key = codecs.dumps(table.key_serializer, person)
+    assert table.data._db_for_partition(want).get(key) is not None
+    assert all(table.data._db_for_partition(p).get(key) is None for p in range(4) if p != want)
